@@ -1,0 +1,346 @@
+"""Tests for `jsnn.losses`: parity with the official PyTorch losses (tests/ref), closed forms, bad input.
+
+Layouts are named in variable names: the refs are batch-first (`*_bt`, `[B, T, C]`) or t-major flattened
+(`out_all`, `[T·B, C]`); jsnn is time-major (`*_tbc`, `[T, B, C]`).
+"""
+
+from __future__ import annotations
+
+import doctest
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jsnn import losses
+from jsnn.losses import _distillation, _metrics, _temporal
+from helpers import assert_close, assert_equal, maybe_jit
+
+LAMBS = ["0", "0.0001", "0.001", "0.05"]
+ATOL = 1e-6
+_LOGITS_BTC = np.zeros((2, 4, 10), np.float32)  # B=2, T=4: the official TET layout
+_LABELS = np.array([3, 7])
+
+
+# ---------------------------------------------------------------------------------------------- numpy
+
+
+def _np_log_softmax(z):
+  z = z - z.max(-1, keepdims=True)
+  return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def _np_ce(z_bc, y, eps=0.0):
+  """PyTorch CrossEntropyLoss(label_smoothing=eps), batch mean, float64."""
+  logp = _np_log_softmax(np.asarray(z_bc, np.float64))
+  classes = logp.shape[-1]
+  target = (1.0 - eps) * np.eye(classes)[y] + eps / classes
+  return float(-(target * logp).sum(-1).mean())
+
+
+def _random_logits(seed, shape=(5, 3, 7), dtype=np.float32):
+  return (2.0 * np.random.RandomState(seed).randn(*shape)).astype(dtype)
+
+
+# --------------------------------------------------------------------------------- reference parity
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("lamb", LAMBS)
+def test_tet_matches_official(ref, jit, lamb):
+  r = ref("tet_loss_B2_T4_C10.npz")
+  logits_tbc = r["outputs_bt"].transpose(1, 0, 2)
+  loss_fn = maybe_jit(functools.partial(losses.tet, lamb=float(lamb), phi=1.0), jit)
+  loss, grad_tbc = jax.value_and_grad(loss_fn)(logits_tbc, r["labels"])
+  assert loss.dtype == jnp.float32
+  assert_close(loss, r[f"loss_lamb{lamb}"], atol=ATOL)
+  assert_close(grad_tbc.transpose(1, 0, 2), r[f"grad_lamb{lamb}"], atol=ATOL)
+
+
+def test_tet_weights_ce_by_one_minus_lamb(ref):
+  """The official form is (1−λ)·CE + λ·MSE, not CE + λ·MSE: the two differ by ≫ 1e-6 at λ = 0.05."""
+  r = ref("tet_loss_B2_T4_C10.npz")
+  logits_tbc = r["outputs_bt"].transpose(1, 0, 2)
+  ce = float(losses.tet_ce(logits_tbc, r["labels"]))
+  mse = float(np.mean((logits_tbc.astype(np.float64) - 1.0) ** 2))
+  for lamb in LAMBS:
+    assert abs((1 - float(lamb)) * ce + float(lamb) * mse - r[f"loss_lamb{lamb}"]) < ATOL
+  assert abs(ce + 0.05 * mse - r["loss_lamb0.05"]) > 1e-2
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_sdt_matches_official(ref, jit):
+  r = ref("tet_loss_B2_T4_C10.npz")
+  logits_tbc = r["outputs_bt"].transpose(1, 0, 2)
+  loss, grad_tbc = jax.value_and_grad(maybe_jit(losses.sdt, jit))(logits_tbc, r["labels"])
+  assert_close(loss, r["loss_sdt_mean_then_ce"], atol=ATOL)
+  assert_close(grad_tbc.transpose(1, 0, 2), r["grad_sdt_mean_then_ce"], atol=ATOL)
+
+
+def test_tet_lamb0_is_exactly_tet_ce(ref):
+  r = ref("tet_loss_B2_T4_C10.npz")
+  logits_tbc = r["outputs_bt"].transpose(1, 0, 2)
+  assert_equal(losses.tet(logits_tbc, r["labels"]), losses.tet_ce(logits_tbc, r["labels"]))
+  assert losses.temporal_efficient_training_cross_entropy is losses.tet_ce
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("target,key", [("const", "const1"), ("onehot", "onehot")])
+def test_clif_loss_matches_official(ref, jit, target, key):
+  r = ref("clif_loss_T4_B2_C10.npz")
+  steps, batch, classes = r["out_bt"].shape[1], r["out_bt"].shape[0], r["out_bt"].shape[2]
+  logits_tbc = r["out_all"].reshape(steps, batch, classes)  # out_all is t-major [T·B, C]
+  assert_equal(logits_tbc, r["out_bt"].transpose(1, 0, 2))
+  loss_fn = maybe_jit(functools.partial(losses.clif_loss, target=target), jit)
+  loss, grad_tbc = jax.value_and_grad(loss_fn)(logits_tbc, r["labels"])
+  assert_close(loss, r[f"loss_{key}"], atol=ATOL)
+  assert_close(grad_tbc.reshape(steps * batch, classes), r[f"grad_out_all_{key}"], atol=ATOL)
+
+
+def test_clif_const_equals_tet_lamb005(ref):
+  r = ref("clif_loss_T4_B2_C10.npz")
+  logits_tbc = r["out_bt"].transpose(1, 0, 2)
+  assert_close(losses.clif_loss(logits_tbc, r["labels"]), losses.tet(logits_tbc, r["labels"], lamb=0.05),
+               atol=1e-7)
+  assert_close(r["loss_const1"], ref("tet_loss_B2_T4_C10.npz")["loss_lamb0.05"], atol=0.0)
+
+
+def _sml_inputs(r, n):
+  aux_keys = [f"n{n}_aux{i + 1}" for i in range(n)]
+  return r[f"n{n}_final"], [r[k] for k in aux_keys], r[f"n{n}_labels"]
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("n", [1, 2])
+def test_sml_distillation_matches_official(ref, jit, n):
+  r = ref("sml_loss_B2_C10.npz")
+  final_bc, aux_bc, labels = _sml_inputs(r, n)
+  hyper = dict(temperature=float(r["temperature"]), alpha=float(r["alpha"]), lamb=float(r["lamb"]))
+
+  def loss_fn(final, aux):
+    return losses.sml_distillation(final, aux, labels, return_components=True, **hyper)
+
+  (loss, parts), (g_final, g_aux) = jax.value_and_grad(maybe_jit(loss_fn, jit), argnums=(0, 1),
+                                                       has_aux=True)(final_bc, aux_bc)
+  assert isinstance(parts, losses.SMLComponents)
+  assert_close(loss, r[f"n{n}_loss"], atol=ATOL)
+  assert_close(parts.hard, r[f"n{n}_hard_component"], atol=ATOL)
+  assert_close(parts.soft, r[f"n{n}_soft_component"], atol=ATOL)
+  assert_close(loss, hyper["lamb"] * parts.soft + (1 - hyper["lamb"]) * parts.hard, atol=ATOL)
+  assert_close(g_final, r[f"n{n}_grad_final"], atol=ATOL)
+  for i, g in enumerate(g_aux):
+    assert_close(g, r[f"n{n}_grad_aux{i + 1}"], atol=ATOL, err_msg=f"aux{i + 1}")
+
+
+def test_sml_defaults_and_stacked_aux_match_list(ref):
+  r = ref("sml_loss_B2_C10.npz")
+  final_bc, aux_bc, labels = _sml_inputs(r, 2)
+  from_list = losses.sml_distillation(final_bc, aux_bc, labels)  # defaults are the script values
+  assert_close(from_list, r["n2_loss"], atol=ATOL)
+  assert_equal(losses.sml_distillation(final_bc, np.stack(aux_bc), labels), from_list)
+
+
+def test_sml_stop_gradients():
+  """KL(sg(o_s)‖o_i) trains only o_i and KL(sg(o_i)‖o_s) only o_s: with α=0, λ=1 and one module the
+  gradient w.r.t. o_s is the gradient of the second KL alone."""
+  final_bc, aux_bc = _random_logits(3, (2, 10)), _random_logits(4, (2, 10))
+  grad_fn = jax.jit(jax.grad(functools.partial(losses.sml_distillation, alpha=0.0, lamb=1.0)))
+  g_final = grad_fn(final_bc, [aux_bc], _LABELS)
+  tau = 3.0
+  q = np.exp(_np_log_softmax(aux_bc.astype(np.float64) / tau))
+  p = np.exp(_np_log_softmax(final_bc.astype(np.float64) / tau))
+  expected = (p - q) / (tau * final_bc.shape[0]) / (2 + 1e-8)  # d/do_s KL_τ(q‖softmax(o_s/τ)) / (2N)
+  assert_close(g_final, expected, atol=ATOL)
+
+
+def test_ref_parity_float64(ref, x64):
+  """float64 runs; the refs come from float32 torch code, so compare at float32 accuracy."""
+  r = ref("tet_loss_B2_T4_C10.npz")
+  logits_tbc = r["outputs_bt"].transpose(1, 0, 2).astype(np.float64)
+  loss, grad_tbc = jax.value_and_grad(jax.jit(functools.partial(losses.tet, lamb=0.05)))(
+      logits_tbc, r["labels"])
+  assert loss.dtype == jnp.float64 and grad_tbc.dtype == jnp.float64
+  assert_close(loss, r["loss_lamb0.05"], atol=ATOL)
+  assert_close(grad_tbc.transpose(1, 0, 2), r["grad_lamb0.05"], atol=ATOL)
+  s = ref("sml_loss_B2_C10.npz")
+  final_bc, aux_bc, labels = _sml_inputs(s, 2)
+  loss = jax.jit(losses.sml_distillation)(final_bc.astype(np.float64),
+                                          [a.astype(np.float64) for a in aux_bc], labels)
+  assert loss.dtype == jnp.float64
+  assert_close(loss, s["n2_loss"], atol=ATOL)
+
+
+# ------------------------------------------------------------------------------------- closed forms
+
+
+@pytest.mark.parametrize("lamb", [0.0, 0.3, 1.0])
+def test_tet_gradient_closed_form(x64, lamb):
+  """Spec §2.2: dL/dO = (1−λ)/(T·B)·(softmax(O_tb) − onehot(y_b)) + 2λ(O−φ)/(B·T·C)."""
+  steps, batch, classes, phi = 5, 3, 7, 0.7
+  logits_tbc = _random_logits(0, (steps, batch, classes), np.float64)
+  labels = np.array([0, 6, 2])
+  grad = jax.jit(jax.grad(functools.partial(losses.tet, lamb=lamb, phi=phi)))(logits_tbc, labels)
+  softmax = np.exp(_np_log_softmax(logits_tbc))
+  expected = ((1 - lamb) / (steps * batch) * (softmax - np.eye(classes)[labels][None])
+              + 2 * lamb * (logits_tbc - phi) / (batch * steps * classes))
+  assert grad.dtype == jnp.float64
+  assert_close(grad, expected, atol=1e-12)
+
+
+def test_temporal_losses_numpy_float64(x64):
+  logits_tbc = _random_logits(1, dtype=np.float64)
+  labels = np.array([1, 0, 6])
+  onehot = np.eye(7)[labels]
+  mean_bc = logits_tbc.mean(0)
+  per_step_ce = np.mean([_np_ce(o, labels) for o in logits_tbc])
+  cases = {
+      "sdt": (losses.sdt(logits_tbc, labels), _np_ce(mean_bc, labels)),
+      "tet_ce": (losses.tet_ce(logits_tbc, labels), per_step_ce),
+      "tet": (losses.tet(logits_tbc, labels, lamb=0.2, phi=0.5),
+              0.8 * per_step_ce + 0.2 * np.mean((logits_tbc - 0.5) ** 2)),
+      "clif_onehot": (losses.clif_loss(logits_tbc, labels, target="onehot", lamb=0.1),
+                      0.9 * per_step_ce + 0.1 * np.mean((logits_tbc - onehot[None]) ** 2)),
+      "mix": (losses.mix_loss(logits_tbc, labels, lamb=0.2),
+              0.2 * np.mean((mean_bc - onehot) ** 2) + 0.8 * _np_ce(mean_bc, labels)),
+  }
+  for name, (actual, expected) in cases.items():
+    assert actual.dtype == jnp.float64, name
+    assert_close(actual, expected, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_mix_loss_matches_numpy_float32(jit):
+  logits_tbc = _random_logits(2)
+  labels = np.array([3, 3, 0])
+  loss = maybe_jit(functools.partial(losses.mix_loss, lamb=0.05), jit)(logits_tbc, labels)
+  mean_bc = logits_tbc.astype(np.float64).mean(0)
+  expected = 0.05 * np.mean((mean_bc - np.eye(7)[labels]) ** 2) + 0.95 * _np_ce(mean_bc, labels)
+  assert loss.dtype == jnp.float32
+  assert_close(loss, expected, atol=ATOL)
+
+
+@pytest.mark.parametrize("eps", [0.1, 0.5, 1.0])
+def test_label_smoothing_matches_numpy(x64, eps):
+  """PyTorch semantics: CE against (1−ε)·onehot + ε/C, i.e. (1−ε)·NLL + ε·mean_c(−log p_c)."""
+  logits_tbc = _random_logits(5, dtype=np.float64)
+  labels = np.array([2, 4, 6])
+  per_step = np.mean([_np_ce(o, labels, eps) for o in logits_tbc])
+  assert_close(losses.tet_ce(logits_tbc, labels, label_smoothing=eps), per_step, atol=1e-12)
+  assert_close(losses.sdt(logits_tbc, labels, label_smoothing=eps),
+               _np_ce(logits_tbc.mean(0), labels, eps), atol=1e-12)
+  assert_close(losses.clif_loss(logits_tbc, labels, label_smoothing=eps),
+               0.95 * per_step + 0.05 * np.mean((logits_tbc - 1.0) ** 2), atol=1e-12)
+  logp = _np_log_softmax(logits_tbc.mean(0))
+  formula = np.mean(-(1 - eps) * logp[np.arange(3), labels] - eps * logp.mean(-1))
+  assert_close(losses.sdt(logits_tbc, labels, label_smoothing=eps), formula, atol=1e-12)
+
+
+def test_traced_hyperparameters_under_jit():
+  """λ, ε, τ may be traced (schedules): same values as static, and no retrace when they change."""
+  logits_tbc, labels = _random_logits(6), np.array([0, 1, 2])
+  traces = []
+
+  @jax.jit
+  def loss_fn(logits, lamb, eps):
+    traces.append(None)
+    return losses.tet(logits, labels, lamb=lamb, label_smoothing=eps)
+
+  for lamb, eps in [(0.0, 0.0), (0.05, 0.1), (0.5, 0.2)]:
+    expected = 0.0 if lamb == 0.0 else lamb * np.mean((logits_tbc.astype(np.float64) - 1.0) ** 2)
+    expected += (1 - lamb) * np.mean([_np_ce(o, labels, eps) for o in logits_tbc])
+    assert_close(loss_fn(logits_tbc, jnp.float32(lamb), jnp.float32(eps)), expected, atol=ATOL)
+  assert len(traces) == 1
+  final_bc, aux_bc = _random_logits(7, (3, 7)), _random_logits(8, (3, 7))
+  sml = jax.jit(lambda tau: losses.sml_distillation(final_bc, [aux_bc], labels, temperature=tau))
+  assert_close(sml(jnp.float32(2.0)),
+               jax.jit(functools.partial(losses.sml_distillation, temperature=2.0))(final_bc, [aux_bc], labels),
+               atol=ATOL)
+
+
+def test_accuracy_and_predict_hand_case():
+  # T=2, B=3, C=3. Sample 0: mean [0.5, 1.5, 0] → 1; sample 1: mean [2, 0, 1] → 0; sample 2: → 2.
+  logits_tbc = np.array([[[1.0, 0.0, 0.0], [4.0, 0.0, 2.0], [0.0, 0.0, 1.0]],
+                         [[0.0, 3.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.5, 1.0]]], np.float32)
+  assert_equal(losses.predict(logits_tbc), [1, 0, 2])
+  for jit in (False, True):
+    assert_close(maybe_jit(losses.accuracy, jit)(logits_tbc, np.array([1, 0, 0])), 2 / 3, atol=1e-7)
+    assert_close(maybe_jit(losses.accuracy, jit)(logits_tbc, np.array([1, 0, 2])), 1.0, atol=0.0)
+
+
+def test_docstring_examples():
+  for module in (_temporal, _distillation, _metrics):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+# ----------------------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("fn", [losses.sdt, losses.tet, losses.tet_ce, losses.clif_loss,
+                                functools.partial(losses.mix_loss, lamb=0.1), losses.accuracy])
+def test_batch_first_logits_rejected(fn):
+  with pytest.raises(ValueError, match=r"got \[B, T, C\]\? expected time-major \[T, B, C\]"):
+    fn(_LOGITS_BTC, _LABELS)
+  with pytest.raises(ValueError, match=r"got \[B, T, C\]\? expected time-major \[T, B, C\]"):
+    jax.jit(fn)(_LOGITS_BTC, _LABELS)  # shapes are static: raised at trace time
+
+
+def test_bad_ranks_and_shapes():
+  with pytest.raises(ValueError, match=r"time-major \[T, B, C\], got shape \(2, 10\)"):
+    losses.tet(np.zeros((2, 10), np.float32), _LABELS)
+  with pytest.raises(ValueError, match=r"labels must have shape \[B\] = \(2,\)"):
+    losses.tet(np.zeros((4, 2, 10), np.float32), np.array([1, 2, 3]))
+  with pytest.raises(ValueError, match=r"time-major \[T, B, C\]"):
+    losses.predict(np.zeros((2, 10), np.float32))
+  with pytest.raises(ValueError, match=r"time-averaged logits \[B, C\].*mean\(0\)"):
+    losses.sml_distillation(np.zeros((4, 2, 10), np.float32), [np.zeros((2, 10), np.float32)], _LABELS)
+  with pytest.raises(ValueError, match=r"aux_list_of_bc\[1\] must have shape \[B, C\] = \(2, 10\)"):
+    losses.sml_distillation(np.zeros((2, 10), np.float32),
+                            [np.zeros((2, 10), np.float32), np.zeros((2, 9), np.float32)], _LABELS)
+
+
+@pytest.mark.parametrize("bad", [[3, 10], [-1, 7]])
+def test_labels_out_of_range(bad):
+  with pytest.raises(ValueError, match=r"labels must lie in \[0, C\) = \[0, 10\)"):
+    losses.tet(np.zeros((4, 2, 10), np.float32), np.array(bad))
+  with pytest.raises(ValueError, match=r"labels must lie in \[0, C\) = \[0, 10\)"):
+    losses.sml_distillation(np.zeros((2, 10), np.float32), [np.zeros((2, 10), np.float32)], np.array(bad))
+  with pytest.raises(ValueError, match=r"\[0, 10\)"):  # concrete labels closed over by a jitted fn
+    jax.jit(lambda o: losses.sdt(o, np.array(bad)))(np.zeros((4, 2, 10), np.float32))
+
+
+@pytest.mark.parametrize("lamb", [-0.1, 1.5])
+def test_lamb_outside_unit_interval(lamb):
+  logits_tbc = np.zeros((4, 2, 10), np.float32)
+  match = r"lamb must lie in \[0\.0, 1\.0\]"
+  for fn in (losses.tet, losses.clif_loss, losses.mix_loss):
+    with pytest.raises(ValueError, match=match):
+      fn(logits_tbc, _LABELS, lamb=lamb)
+  with pytest.raises(ValueError, match=match):
+    losses.sml_distillation(logits_tbc[0], [logits_tbc[1]], _LABELS, lamb=lamb)
+  with pytest.raises(ValueError, match=r"label_smoothing must lie in \[0\.0, 1\.0\]"):
+    losses.sdt(logits_tbc, _LABELS, label_smoothing=lamb)
+
+
+@pytest.mark.parametrize("tau", [0.0, -3.0])
+def test_temperature_not_positive(tau):
+  final_bc = np.zeros((2, 10), np.float32)
+  with pytest.raises(ValueError, match=r"temperature must lie in \(0\.0, inf\)"):
+    losses.sml_distillation(final_bc, [final_bc], _LABELS, temperature=tau)
+  with pytest.raises(ValueError, match=r"alpha must lie in \[0\.0, inf\)"):
+    losses.sml_distillation(final_bc, [final_bc], _LABELS, alpha=-0.5)
+
+
+def test_bad_dtypes_and_options():
+  with pytest.raises(TypeError, match=r"floating-point logits of shape \[T, B, C\], got dtype int32"):
+    losses.tet(np.zeros((4, 2, 10), np.int32), _LABELS)
+  with pytest.raises(TypeError, match=r"floating-point logits of shape \[B, C\]"):
+    losses.sml_distillation(np.zeros((2, 10), np.int32), [np.zeros((2, 10), np.float32)], _LABELS)
+  with pytest.raises(TypeError, match=r"labels must be integer class indices of shape \[B\]"):
+    losses.tet(np.zeros((4, 2, 10), np.float32), np.array([3.0, 7.0], np.float32))
+  with pytest.raises(ValueError, match=r"target must be one of 'const', 'onehot'"):
+    losses.clif_loss(np.zeros((4, 2, 10), np.float32), _LABELS, target="one_hot")
+  with pytest.raises(TypeError, match=r"sequence of \[B, C\] arrays or a stacked \[N, B, C\]"):
+    losses.sml_distillation(np.zeros((2, 10), np.float32), np.zeros((2, 10), np.float32), _LABELS)
