@@ -18,3 +18,14 @@ from jsnn.neurons._spikingjelly import lif_init as lif_init
 from jsnn.neurons._spikingjelly import lif_step as lif_step
 from jsnn.neurons._spikingjelly import plif_params as plif_params
 from jsnn.neurons._spikingjelly import plif_step as plif_step
+from jsnn.neurons._presets import Neuron as Neuron
+from jsnn.neurons._presets import adali_if as adali_if
+from jsnn.neurons._presets import adali_lif as adali_lif
+from jsnn.neurons._presets import clif as clif
+from jsnn.neurons._presets import clif_lif as clif_lif
+from jsnn.neurons._presets import clif_plif as clif_plif
+from jsnn.neurons._presets import sj_if as sj_if
+from jsnn.neurons._presets import sj_lif as sj_lif
+from jsnn.neurons._presets import sj_plif as sj_plif
+from jsnn.neurons._presets import sml_lif as sml_lif
+from jsnn.neurons._presets import tet_lif as tet_lif

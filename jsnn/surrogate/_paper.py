@@ -157,5 +157,7 @@ class AsymmetricRectangle(SurrogateSpike):
 
   def density(self, x: jax.Array) -> jax.Array:
     """Fraction of entries of ``x`` inside the window (AdaLi's "computational density")."""
-    inside = (x >= -self.w_l) & (x <= self.w_r)
+    x = jnp.asarray(x)
+    sg = self._rebuild(self._aligned_leaves(x))
+    inside = (x >= -sg.w_l) & (x <= sg.w_r)
     return jnp.mean(inside.astype(x.dtype))
