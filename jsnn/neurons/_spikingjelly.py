@@ -69,11 +69,16 @@ class PLIFParams(NamedTuple):
 
 
 def plif_params(init_tau: float = 2.0, v_th: ArrayLike = 1.0,
-                v_reset: ArrayLike | None = 0.0, dtype=jnp.float32) -> PLIFParams:
-  """``PLIFParams`` with ``w = -log(init_tau - 1)`` as SpikingJelly initialises it."""
+                v_reset: ArrayLike | None = 0.0, dtype=None) -> PLIFParams:
+  """``PLIFParams`` with ``w = -log(init_tau - 1)`` as SpikingJelly initialises it.
+
+  With ``dtype=None`` ``w`` is a Python float (weakly typed), so it takes the dtype of the input
+  it meets (float32 runs round it as SpikingJelly's float32 parameter; float64 runs keep it exact).
+  """
   if not init_tau > 1.0:
     raise ValueError(f"plif_params: init_tau must be > 1, got {init_tau}.")
-  return PLIFParams(w=jnp.asarray(-np.log(init_tau - 1.0), dtype), v_th=v_th, v_reset=v_reset)
+  w = float(-np.log(init_tau - 1.0))
+  return PLIFParams(w=w if dtype is None else jnp.asarray(w, dtype), v_th=v_th, v_reset=v_reset)
 
 
 def lif_init(params: NamedTuple, like: ArrayLike) -> LIFState:
