@@ -7,5 +7,6 @@ lives in subpackages that are imported explicitly.
 from jsnn import losses as losses
 from jsnn import neurons as neurons
 from jsnn import surrogate as surrogate
+from jsnn import transforms as transforms
 
 __version__ = "0.1.0"

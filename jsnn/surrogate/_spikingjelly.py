@@ -13,9 +13,10 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
-from jsnn.surrogate._core import SurrogateSpike, family, heaviside, static_field
+from jsnn.surrogate._core import SurrogateSpike, _is_concrete_number, family, heaviside, static_field
 
 __all__ = [
     "Sigmoid", "ATan", "PiecewiseQuadratic", "PiecewiseExp", "SoftSign", "Erf", "SuperSpike",
@@ -224,8 +225,6 @@ class QPseudoSpike(SurrogateSpike):
 
   def __post_init__(self):
     super().__post_init__()
-    from jsnn.surrogate._core import _is_concrete_number
-    import numpy as np
     if _is_concrete_number(self.alpha) and np.any(np.asarray(self.alpha) <= 1):
       raise ValueError(f"QPseudoSpike: alpha must be > 1, got {np.asarray(self.alpha).tolist()}.")
 
