@@ -53,14 +53,15 @@ class Neuron:
     """The initial state for one time step shaped like ``like [B, ...]``."""
     return self.init(self.params, like)
 
-  def __call__(self, xs: ArrayLike, *, state=None, trace: bool = False):
+  def __call__(self, xs: ArrayLike, *, state=None, trace: bool = False,
+               remat: str | int | None = None):
     """Runs the neuron over time-major ``xs [T, B, ...]``; see :func:`jsnn.neurons.run`."""
     if state is None:
       xs = jax.numpy.asarray(xs)
       if xs.ndim < 2:
         raise ValueError(f"expected time-major xs [T, B, ...], got shape {xs.shape}.")
       state = self.init_state(xs[0])
-    return run(self.bound_step(), state, xs, trace=trace)
+    return run(self.bound_step(), state, xs, trace=trace, remat=remat)
 
   def replace(self, **changes) -> "Neuron":
     """A copy with some fields replaced (e.g. another ``spike_fn`` or ``params``)."""

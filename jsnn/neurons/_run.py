@@ -70,7 +70,8 @@ def _check_run_inputs(state: Any, xs: jax.Array) -> None:
                       "initial state with the neuron's init function from xs[0].")
 
 
-def run(step: Step, state: Any, xs: ArrayLike, *, trace: bool = False):
+def run(step: Step, state: Any, xs: ArrayLike, *, trace: bool = False,
+        remat: str | int | None = None):
   """Runs ``step`` over the leading (time) axis of ``xs`` with ``jax.lax.scan``.
 
   Args:
@@ -81,26 +82,57 @@ def run(step: Step, state: Any, xs: ArrayLike, *, trace: bool = False):
     trace: if True, also return the state after every step (e.g. the membrane potential after
       fire and reset, SpikingJelly's ``v_seq``), each leaf ``[T, B, ...]``. Use it for monitoring;
       it costs memory ``O(T)``.
+    remat: memory-bounded BPTT (static). ``None``: plain autodiff (XLA keeps every intermediate
+      of every step). ``"step"``: ``jax.checkpoint`` on the step, so the backward keeps only the
+      carried state per step and recomputes the rest (about 1/3 of the residuals of a LIF step).
+      An int ``k``: chunked time; an outer scan over ``T/k`` chunks whose inner ``k``-step scan is
+      rematerialised, so only the state at chunk boundaries is kept: activation memory grows as
+      ``T/k + k`` instead of ``T``. ``T`` must be divisible by ``k``. Gradients are the same as
+      with ``None`` (the same operations are recomputed).
 
   Returns:
     ``(final_state, spikes)`` with ``spikes [T, B, ...]``, or ``(final_state, spikes, states)`` if
     ``trace``.
 
   Raises:
-    ValueError: ``xs`` is not ``[T, B, ...]`` for the given state (e.g. batch-first input).
+    ValueError: ``xs`` is not ``[T, B, ...]`` for the given state (e.g. batch-first input), or
+      ``T`` is not divisible by the chunk size.
     TypeError: non-floating ``xs`` or a state of another dtype.
   """
   xs = jnp.asarray(xs)
   _check_run_inputs(state, xs)
-  if not trace:
-    return jax.lax.scan(step, state, xs)
 
-  def traced_step(s, x):
+  def body(s, x):
     s, out = step(s, x)
-    return s, (out, s)
+    return s, ((out, s) if trace else out)
 
-  final, (spikes, states) = jax.lax.scan(traced_step, state, xs)
+  if remat is None:
+    final, ys = jax.lax.scan(body, state, xs)
+  elif remat == "step":
+    final, ys = jax.lax.scan(jax.checkpoint(body), state, xs)
+  elif isinstance(remat, int) and not isinstance(remat, bool) and remat >= 1:
+    final, ys = _chunked_scan(body, state, xs, remat)
+  else:
+    raise ValueError(f"run: remat must be None, 'step' or a positive int chunk size, got {remat!r}.")
+  if not trace:
+    return final, ys
+  spikes, states = ys
   return final, spikes, states
+
+
+def _chunked_scan(body, state, xs, k: int):
+  t = xs.shape[0]
+  if t % k:
+    raise ValueError(f"run: T = {t} is not divisible by the remat chunk size {k}; choose a "
+                     f"divisor of T (e.g. {[d for d in range(1, t + 1) if t % d == 0]}).")
+  chunks = xs.reshape((t // k, k) + xs.shape[1:])
+
+  @jax.checkpoint
+  def chunk(s, x_chunk):
+    return jax.lax.scan(body, s, x_chunk)
+
+  final, ys = jax.lax.scan(chunk, state, chunks)
+  return final, jax.tree.map(lambda y: y.reshape((t,) + y.shape[2:]), ys)
 
 
 def exact_div(a: jax.Array, b: jax.Array) -> jax.Array:
