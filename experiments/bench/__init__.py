@@ -1,0 +1,1 @@
+"""Benchmark workers: one process per framework, driven by `experiments/benchmark.py`."""
