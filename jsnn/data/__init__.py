@@ -1,0 +1,61 @@
+"""Input pipelines: TFDS (ArrayRecord, no TensorFlow) + grain, host-side numpy augmentation.
+
+Not imported by `import jsnn`. Static images: `{"image": float32 [B, H, W, C], "label": int32 [B]}`;
+event streams (`jsnn.data.events`): `{"frames": float32 [T, B, H, W, 2], "label": int32 [B]}`.
+"""
+
+from jsnn.data._arrays import array_pipeline as array_pipeline
+from jsnn.data._augment import cutout as cutout
+from jsnn.data._augment import random_crop_with_padding as random_crop_with_padding
+from jsnn.data._augment import random_horizontal_flip as random_horizontal_flip
+from jsnn.data._augment import torchtoolbox_cutout as torchtoolbox_cutout
+from jsnn.data._autoaugment import cifar10_policy as cifar10_policy
+from jsnn.data._digits import SklearnDigits as SklearnDigits
+from jsnn.data._digits import digits_pipeline as digits_pipeline
+from jsnn.data._digits import load_digits_split as load_digits_split
+from jsnn.data._digits import prepare_digits as prepare_digits
+from jsnn.data._imagenet_ops import center_crop as center_crop
+from jsnn.data._imagenet_ops import random_resized_crop as random_resized_crop
+from jsnn.data._imagenet_ops import resize_shorter_side as resize_shorter_side
+from jsnn.data._normalize import MEAN_STD as MEAN_STD
+from jsnn.data._normalize import mean_std as mean_std
+from jsnn.data._pipeline import make_pipeline as make_pipeline
+from jsnn.data._sharding import host_shard as host_shard
+from jsnn.data._static import CifarTransform as CifarTransform
+from jsnn.data._static import ImageNetTransform as ImageNetTransform
+from jsnn.data._static import cifar_pipeline as cifar_pipeline
+from jsnn.data._static import imagenet_pipeline as imagenet_pipeline
+from jsnn.data._tfds_source import open_source as open_source
+from jsnn.data._train_data import PipelineData as PipelineData
+from jsnn.data._train_data import cifar_data as cifar_data
+from jsnn.data._train_data import digits_data as digits_data
+from jsnn.data._train_data import events_data as events_data
+
+__all__ = [
+    "MEAN_STD",
+    "PipelineData",
+    "CifarTransform",
+    "ImageNetTransform",
+    "SklearnDigits",
+    "array_pipeline",
+    "center_crop",
+    "cifar10_policy",
+    "cifar_data",
+    "cifar_pipeline",
+    "cutout",
+    "digits_data",
+    "digits_pipeline",
+    "events_data",
+    "host_shard",
+    "imagenet_pipeline",
+    "load_digits_split",
+    "make_pipeline",
+    "mean_std",
+    "open_source",
+    "prepare_digits",
+    "random_crop_with_padding",
+    "random_horizontal_flip",
+    "random_resized_crop",
+    "resize_shorter_side",
+    "torchtoolbox_cutout",
+]

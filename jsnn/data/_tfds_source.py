@@ -1,0 +1,49 @@
+"""Opening a prepared TFDS dataset as an ArrayRecord random-access source, without TensorFlow.
+
+`tfds.data_source` reads `*.array_record-*` files with numpy decoding; nothing here imports TF
+(platform notes §1: `tfds.load` / `as_dataset` would need it, `data_source` does not).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow_datasets as tfds
+
+PREPARE_STATIC_HINT = (
+    "Prepare it once as ArrayRecord files, e.g. `tfds build {name} --file_format=array_record "
+    "--data_dir={data_dir}`. TFDS's generation code for the stock CIFAR/ImageNet builders calls "
+    "tf.io.gfile and TF's image encoder, so run that one step in an environment with TensorFlow "
+    "(`pip install tensorflow-cpu tensorflow-datasets`) and copy the data_dir over; reading it here "
+    "needs no TensorFlow. ImageNet2012 also needs ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar "
+    "(https://image-net.org/download-images) in <data_dir>/downloads/manual/.")
+
+
+def open_source(name: str, split: str, data_dir: str | None = None, *, hint: str = "",
+                builder_kwargs: dict[str, Any] | None = None) -> Any:
+  """`tfds.data_source(name, split, data_dir)` over ArrayRecord files, with actionable errors.
+
+  Never downloads: a missing dataset raises instead of starting a (TensorFlow-requiring, or
+  manual) generation. Works under `tfds.testing.mock_data`.
+
+  Args:
+    name: registered TFDS name, optionally with config/version (`"cifar10_dvs/split_9to1"`).
+    split: split name or TFDS slice (`"train"`, `"test[:10%]"`).
+    data_dir: TFDS data dir; default TFDS's (`~/tensorflow_datasets`).
+    hint: how to prepare this dataset; `{name}` and `{data_dir}` are filled in.
+    builder_kwargs: extra builder arguments (`file_format` is always `"array_record"`).
+
+  Returns:
+    a random-access source: `len(src)`, `src[i]` -> dict of numpy arrays.
+
+  Raises:
+    FileNotFoundError: the dataset (or this split) has not been prepared in `data_dir`.
+  """
+  kwargs = {**(builder_kwargs or {}), "file_format": "array_record"}
+  try:
+    return tfds.data_source(name, split=split, data_dir=data_dir, download=False, builder_kwargs=kwargs)
+  except (KeyError, AssertionError, FileNotFoundError) as err:
+    where = data_dir or "the default TFDS data_dir (~/tensorflow_datasets)"
+    message = (f"TFDS dataset {name!r} split {split!r} is not prepared as ArrayRecord in {where} "
+               f"({type(err).__name__}: {err}). ")
+    raise FileNotFoundError(message + hint.format(name=name, data_dir=data_dir or "<data_dir>")) from err
