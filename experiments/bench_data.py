@@ -77,7 +77,7 @@ def write_synthetic_cifar10_dvs(manual: str, per_class: int, events: int, seed: 
       je.write_aedat2(os.path.join(manual, cls, f"cifar10_{cls}_{i}.aedat"), ev)
 
 
-def main() -> None:
+def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--workers", type=int, nargs="+", default=[0])
   parser.add_argument("--batches", type=int, default=20, help="timed batches per round (after the first)")
@@ -85,7 +85,7 @@ def main() -> None:
   parser.add_argument("--dvs-events", type=int, default=100_000, help="events per synthetic DVS sample")
   parser.add_argument("--dvs-per-class", type=int, default=10)
   parser.add_argument("--dvs-batch", type=int, default=16)
-  args = parser.parse_args()
+  args = parser.parse_args(argv)
 
   import jsnn.data as jd
   from jsnn.data import events as je

@@ -2,6 +2,7 @@ r"""Step-time and memory benchmark of jsnn against the ANN limit and against pee
 
     python -m experiments.benchmark                       # jsnn only, 1 and 2 threads
     python -m experiments.benchmark --peers --sj-python /path/to/venv-sj/bin/python --json
+    python -m experiments.benchmark --data -- --workers 0 2     # input-pipeline throughput
 
 What is timed: one full jitted train step (forward, backward, optimiser update) after warm-up,
 synchronised with ``block_until_ready`` (torch CPU is synchronous), median / min / max over
@@ -140,6 +141,10 @@ def print_table(entries):
 
 
 def main(argv=None):
+  argv = sys.argv[1:] if argv is None else list(argv)
+  if argv[:1] == ["--data"]:  # input pipelines: images/s and frames/s (experiments/bench_data.py)
+    from experiments import bench_data
+    return bench_data.main([a for a in argv[1:] if a != "--"])
   p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   p.add_argument("--workloads", default=",".join(WORKLOADS))
   p.add_argument("--threads", default="1,2", help="comma list of thread counts")
