@@ -10,10 +10,15 @@ from jsnn.data._augment import random_crop_with_padding as random_crop_with_padd
 from jsnn.data._augment import random_horizontal_flip as random_horizontal_flip
 from jsnn.data._augment import torchtoolbox_cutout as torchtoolbox_cutout
 from jsnn.data._autoaugment import cifar10_policy as cifar10_policy
+from jsnn.data._cifar_builder import Cifar10Raw as Cifar10Raw
+from jsnn.data._cifar_builder import Cifar100Raw as Cifar100Raw
+from jsnn.data._cifar_builder import prepare_cifar_raw as prepare_cifar_raw
 from jsnn.data._digits import SklearnDigits as SklearnDigits
 from jsnn.data._digits import digits_pipeline as digits_pipeline
 from jsnn.data._digits import load_digits_split as load_digits_split
 from jsnn.data._digits import prepare_digits as prepare_digits
+from jsnn.data._imagenet_builder import Imagenet2012Raw as Imagenet2012Raw
+from jsnn.data._imagenet_builder import prepare_imagenet_raw as prepare_imagenet_raw
 from jsnn.data._imagenet_ops import center_crop as center_crop
 from jsnn.data._imagenet_ops import random_resized_crop as random_resized_crop
 from jsnn.data._imagenet_ops import resize_shorter_side as resize_shorter_side
@@ -34,8 +39,11 @@ from jsnn.data._train_data import events_data as events_data
 __all__ = [
     "MEAN_STD",
     "PipelineData",
+    "Cifar100Raw",
+    "Cifar10Raw",
     "CifarTransform",
     "ImageNetTransform",
+    "Imagenet2012Raw",
     "SklearnDigits",
     "array_pipeline",
     "center_crop",
@@ -52,7 +60,9 @@ __all__ = [
     "make_pipeline",
     "mean_std",
     "open_source",
+    "prepare_cifar_raw",
     "prepare_digits",
+    "prepare_imagenet_raw",
     "random_crop_with_padding",
     "random_horizontal_flip",
     "random_resized_crop",

@@ -22,9 +22,11 @@ import grain
 import numpy as np
 
 from jsnn.data import _augment, _autoaugment, _imagenet_ops
+from jsnn.data._cifar_builder import prepare_cifar_raw
+from jsnn.data._imagenet_builder import prepare_imagenet_raw
 from jsnn.data._normalize import mean_std, to_float_normalized
 from jsnn.data._pipeline import make_pipeline
-from jsnn.data._tfds_source import PREPARE_STATIC_HINT, open_source
+from jsnn.data._tfds_source import PREPARE_STATIC_HINT, open_stock_or_raw
 
 _CUTOUTS = (None, "devries", "torchtoolbox")
 
@@ -115,7 +117,8 @@ def cifar_pipeline(split: str = "train", *, name: str = "cifar10", data_dir: str
                    num_epochs: int | None = 1, drop_remainder: bool | None = None,
                    autoaugment: bool = False, cutout: str | None = None, cutout_length: int = 16,
                    label_key: str = "label", pad_to_batch: bool = False, shard_index: int | None = None,
-                   shard_count: int | None = None, worker_count: int = 0) -> grain.IterDataset:
+                   shard_count: int | None = None, worker_count: int = 0, source: str = "auto",
+                   manual_dir: str | None = None) -> grain.IterDataset:
   """CIFAR-10/100 batches `{"image": float32 [B, 32, 32, 3], "label": int32 [B]}` from TFDS.
 
   Args:
@@ -132,6 +135,10 @@ def cifar_pipeline(split: str = "train", *, name: str = "cifar10", data_dir: str
     label_key: `"label"`, or `"coarse_label"` for CIFAR-100's 20 super-classes.
     pad_to_batch: evaluation batches padded to `batch_size` with a `"mask"` (see `make_pipeline`).
     shard_index, shard_count, worker_count: see `make_pipeline`.
+    source: `"stock"` (TFDS's `cifar10`/`cifar100`), `"raw"` (the TensorFlow-free `cifar10_raw`/`cifar100_raw`,
+      generated from `cifar-1x-python.tar.gz` in `manual_dir` on first use), or `"auto"`: stock if prepared,
+      else raw.
+    manual_dir: where the raw builder finds the tarball; default `<data_dir>/downloads/manual/`.
 
   Returns:
     a `grain.IterDataset` (iterate it; `get_state`/`set_state` on the iterator).
@@ -140,7 +147,8 @@ def cifar_pipeline(split: str = "train", *, name: str = "cifar10", data_dir: str
   mean, std = mean_std(name)
   transform = CifarTransform(tuple(mean.tolist()), tuple(std.tolist()), train=train, autoaugment=autoaugment,
                              cutout=cutout, cutout_length=cutout_length, label_key=label_key)
-  source = open_source(name, split, data_dir, hint=PREPARE_STATIC_HINT)
+  source = open_stock_or_raw(name, split, data_dir, source=source, hint=PREPARE_STATIC_HINT,
+                             prepare_raw=lambda: prepare_cifar_raw(name, data_dir, manual_dir))
   return _image_pipeline(source, transform, train=train, batch_size=batch_size, seed=seed, shuffle=shuffle,
                          num_epochs=num_epochs, drop_remainder=drop_remainder, pad_to_batch=pad_to_batch,
                          shard_index=shard_index, shard_count=shard_count, worker_count=worker_count)
@@ -150,18 +158,20 @@ def imagenet_pipeline(split: str = "train", *, data_dir: str | None = None, batc
                       train: bool | None = None, shuffle: bool | None = None, num_epochs: int | None = 1,
                       drop_remainder: bool | None = None, image_size: int = 224, resize_size: int = 256,
                       pad_to_batch: bool = False, shard_index: int | None = None, shard_count: int | None = None,
-                      worker_count: int = 0) -> grain.IterDataset:
+                      worker_count: int = 0, source: str = "auto", manual_dir: str | None = None) -> grain.IterDataset:
   """ImageNet2012 batches `{"image": float32 [B, 224, 224, 3], "label": int32 [B]}` from TFDS.
 
   Train: RandomResizedCrop(224) + HFlip; eval (`"validation"`): Resize(256) + CenterCrop(224).
   JPEG decoding happens in the pipeline (PIL), so use `worker_count` > 0 for real training.
-  Arguments as in `cifar_pipeline`.
+  Arguments as in `cifar_pipeline`; `source="raw"` is the TensorFlow-free `imagenet2012_raw` (generated from
+  the ILSVRC2012 tars in `manual_dir` on first use: hours, single process; see `jsnn.data._imagenet_builder`).
   """
   train, shuffle, drop_remainder = _defaults(split, train, shuffle, drop_remainder)
   mean, std = mean_std("imagenet2012")
   transform = ImageNetTransform(tuple(mean.tolist()), tuple(std.tolist()), train=train, size=image_size,
                                 resize_size=resize_size)
-  source = open_source("imagenet2012", split, data_dir, hint=PREPARE_STATIC_HINT)
+  source = open_stock_or_raw("imagenet2012", split, data_dir, source=source, hint=PREPARE_STATIC_HINT,
+                             prepare_raw=lambda: prepare_imagenet_raw(data_dir, manual_dir))
   return _image_pipeline(source, transform, train=train, batch_size=batch_size, seed=seed, shuffle=shuffle,
                          num_epochs=num_epochs, drop_remainder=drop_remainder, pad_to_batch=pad_to_batch,
                          shard_index=shard_index, shard_count=shard_count, worker_count=worker_count)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import tensorflow_datasets as tfds
@@ -16,7 +17,10 @@ PREPARE_STATIC_HINT = (
     "tf.io.gfile and TF's image encoder, so run that one step in an environment with TensorFlow "
     "(`pip install tensorflow-cpu tensorflow-datasets`) and copy the data_dir over; reading it here "
     "needs no TensorFlow. ImageNet2012 also needs ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar "
-    "(https://image-net.org/download-images) in <data_dir>/downloads/manual/.")
+    "(https://image-net.org/download-images) in <data_dir>/downloads/manual/. Without TensorFlow, use the "
+    "`{name}_raw` builder instead (`source=\"raw\"`, jsnn.data.prepare_cifar_raw / prepare_imagenet_raw), "
+    "which reads the official archives from <data_dir>/downloads/manual/.")
+SOURCES = ("auto", "stock", "raw")
 
 
 def open_source(name: str, split: str, data_dir: str | None = None, *, hint: str = "",
@@ -47,3 +51,32 @@ def open_source(name: str, split: str, data_dir: str | None = None, *, hint: str
     message = (f"TFDS dataset {name!r} split {split!r} is not prepared as ArrayRecord in {where} "
                f"({type(err).__name__}: {err}). ")
     raise FileNotFoundError(message + hint.format(name=name, data_dir=data_dir or "<data_dir>")) from err
+
+
+def open_stock_or_raw(name: str, split: str, data_dir: str | None, *, source: str,
+                      prepare_raw: Callable[[], Any], hint: str = "") -> Any:
+  """The stock TFDS dataset `name`, or its TensorFlow-free `<name>_raw` twin (same feature names).
+
+  `source="stock"`: `name` only (must be prepared). `source="raw"`: `<name>_raw`, generated first by
+  `prepare_raw()` (from the manual_dir archives) if not prepared yet. `source="auto"`: the stock dataset
+  if it is prepared (or mocked), otherwise the raw one as with `"raw"`; if neither can be had, the error
+  says how to get either.
+  """
+  if source not in SOURCES:
+    raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+  if source == "stock":
+    return open_source(name, split, data_dir, hint=hint)
+  stock_error = None
+  if source == "auto":
+    try:
+      return open_source(name, split, data_dir, hint=hint)
+    except FileNotFoundError as err:
+      stock_error = err
+  try:
+    prepare_raw()
+  except FileNotFoundError as raw_error:
+    if stock_error is None:
+      raise
+    raise FileNotFoundError(f"{stock_error}\nThe TensorFlow-free {name}_raw could not be prepared either: "
+                            f"{raw_error}") from raw_error
+  return open_source(f"{name}_raw", split, data_dir)
