@@ -1,0 +1,241 @@
+"""Stateless layers that run once on the time-folded batch ``[T·B, ...]``.
+
+Only neurons scan over time (style.md §2 rule 2). Convolutions, dense layers, pooling and flatten
+have no state, so they run on the time-major input ``[T, B, ...]`` with time folded into the batch:
+``[T, B, H, W, C] -> [T·B, H, W, C] -> op -> [T, B, H', W', C']``, exactly SpikingJelly's / TET's
+``SeqToANNContainer``. Every layer here folds *all* leading axes, so the same layer also runs on a
+plain ``[B, H, W, C]`` batch (e.g. inside SML's ANN surrogate modules).
+
+Layouts are channels-last (flax): images ``[..., H, W, C]``, dense features ``[..., F]``. Padding
+and strides follow PyTorch (symmetric explicit padding), so output sizes match the official code,
+including stride-2 convolutions where flax's ``"SAME"`` would pad asymmetrically.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from jsnn.nn import _init
+
+__all__ = ["fold_time", "unfold_time", "TimeFolded", "Conv", "Linear", "avg_pool", "max_pool",
+           "adaptive_avg_pool", "flatten"]
+
+
+def fold_time(x: jax.Array, ndim: int) -> tuple[jax.Array, tuple[int, ...]]:
+  """Folds every leading axis of ``x`` into one batch axis, keeping the last ``ndim`` axes.
+
+  Args:
+    x: ``[T, B, *sample]`` (or any number of leading axes) with ``len(sample) == ndim``.
+    ndim: number of trailing per-sample axes (3 for ``[H, W, C]``, 1 for ``[F]``).
+
+  Returns:
+    ``(x_folded [T·B, *sample], lead)`` where ``lead = (T, B)`` restores the layout with
+    :func:`unfold_time`.
+  """
+  lead = x.shape[:x.ndim - ndim]
+  return x.reshape((int(math.prod(lead)),) + x.shape[x.ndim - ndim:]), lead
+
+
+def unfold_time(y: jax.Array, lead: tuple[int, ...]) -> jax.Array:
+  """Inverse of :func:`fold_time`: ``[T·B, *rest] -> [T, B, *rest]``."""
+  return y.reshape(tuple(lead) + y.shape[1:])
+
+
+def _check_rank(x: jax.Array, ndim: int, who: str, layout: str) -> None:
+  if x.ndim < ndim + 1:
+    raise ValueError(f"{who}: expected input {layout} (at least {ndim + 1} axes), got shape "
+                     f"{x.shape}.")
+
+
+class TimeFolded(nnx.Module):
+  """Runs a stateless module or function once on the time-folded batch.
+
+  ``TimeFolded(fn, ndim)(x)`` with ``x [T, B, *sample]`` returns ``unfold(fn(fold(x)))``: TET's
+  ``SeqToANNContainer``. ``fn`` must treat its leading axis as a batch (no statistics across it
+  unless that is intended, e.g. a time-merged BatchNorm).
+
+  Attributes:
+    fn: the wrapped module or function ``[N, *sample] -> [N, *out]``.
+    ndim: number of per-sample axes of the input (3 for images ``[H, W, C]``).
+  """
+
+  def __init__(self, fn: Callable, ndim: int = 3):
+    self.fn = fn
+    self.ndim = ndim
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """Applies ``fn`` on ``[T·B, *sample]`` and restores ``[T, B, *out]``."""
+    x = jnp.asarray(x)
+    _check_rank(x, self.ndim, "TimeFolded", f"[T, B, <{self.ndim} sample axes>]")
+    y, lead = fold_time(x, self.ndim)
+    return unfold_time(self.fn(y), lead)
+
+
+def _pair(v: int | Sequence[int]) -> tuple[int, int]:
+  return (int(v), int(v)) if isinstance(v, (int, np.integer)) else (int(v[0]), int(v[1]))
+
+
+class Conv(nnx.Module):
+  """2-D convolution (PyTorch ``Conv2d`` semantics) on ``[T, B, H, W, C]`` or ``[B, H, W, C]``.
+
+  All leading axes are folded into one batch, so the convolution runs once on ``[T·B, H, W, C]``.
+  Padding is symmetric and explicit (PyTorch ``padding=p``); the kernel is ``HWIO``.
+
+  Args:
+    in_features: input channels ``C_in``.
+    out_features: output channels ``C_out``.
+    kernel_size: ``k`` or ``(kh, kw)``.
+    stride: ``s`` or ``(sh, sw)``.
+    padding: ``p`` or ``(ph, pw)``, zero padding on both sides (PyTorch).
+    use_bias: add a bias (PyTorch ``bias=True``).
+    kernel_init: kernel initialiser; default PyTorch's ``kaiming_uniform_(a=√5)``.
+    bias_init: bias initialiser; default PyTorch's U(±1/√fan_in) with ``fan_in = kh·kw·C_in``.
+    rngs: NNX random streams (``params``).
+
+  Raises:
+    ValueError: at trace time, if the input is not ``[..., H, W, C_in]``.
+  """
+
+  def __init__(self, in_features: int, out_features: int, kernel_size: int | Sequence[int] = 3,
+               *, stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
+               use_bias: bool = True, kernel_init=None, bias_init=None, rngs: nnx.Rngs):
+    ks = _pair(kernel_size)
+    ph, pw = _pair(padding)
+    fan_in = _init.conv_fan_in(ks, in_features)
+    self.in_features = in_features
+    self.out_features = out_features
+    self.conv = nnx.Conv(
+        in_features, out_features, kernel_size=ks, strides=_pair(stride),
+        padding=((ph, ph), (pw, pw)), use_bias=use_bias,
+        kernel_init=kernel_init or _init.torch_default_kernel_init(),
+        bias_init=bias_init or _init.torch_default_bias_init(fan_in), rngs=rngs)
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """``[..., H, W, C_in] -> [..., H', W', C_out]`` with PyTorch output sizes."""
+    x = jnp.asarray(x)
+    _check_rank(x, 3, "Conv", "[T, B, H, W, C] or [B, H, W, C]")
+    if x.shape[-1] != self.in_features:
+      raise ValueError(f"Conv: expected channels-last input [..., H, W, C] with "
+                       f"C={self.in_features}, got shape {x.shape}.")
+    y, lead = fold_time(x, 3)
+    return unfold_time(self.conv(y), lead)
+
+
+class Linear(nnx.Module):
+  """Dense layer (PyTorch ``Linear`` semantics) on ``[T, B, F]`` or ``[B, F]``.
+
+  Args:
+    in_features: ``F_in``.
+    out_features: ``F_out``.
+    use_bias: add a bias.
+    kernel_init: kernel ``(in, out)`` initialiser; default PyTorch's U(±1/√in).
+    bias_init: default PyTorch's U(±1/√in).
+    rngs: NNX random streams.
+
+  Raises:
+    ValueError: at trace time, if the last axis is not ``F_in``.
+  """
+
+  def __init__(self, in_features: int, out_features: int, *, use_bias: bool = True,
+               kernel_init=None, bias_init=None, rngs: nnx.Rngs):
+    self.in_features = in_features
+    self.out_features = out_features
+    self.linear = nnx.Linear(
+        in_features, out_features, use_bias=use_bias,
+        kernel_init=kernel_init or _init.torch_default_kernel_init(),
+        bias_init=bias_init or _init.torch_default_bias_init(in_features), rngs=rngs)
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """``[..., F_in] -> [..., F_out]`` (one matmul over all leading axes)."""
+    x = jnp.asarray(x)
+    _check_rank(x, 1, "Linear", "[T, B, F] or [B, F]")
+    if x.shape[-1] != self.in_features:
+      raise ValueError(f"Linear: expected input [..., F] with F={self.in_features}, got shape "
+                       f"{x.shape}.")
+    y, lead = fold_time(x, 1)
+    return unfold_time(self.linear(y), lead)
+
+
+def avg_pool(x: jax.Array, kernel_size: int | Sequence[int], stride=None) -> jax.Array:
+  """PyTorch ``AvgPool2d(kernel_size, stride)`` (no padding) on ``[..., H, W, C]``.
+
+  ``stride`` defaults to ``kernel_size``; output size ``floor((H - k)/s) + 1``.
+  """
+  x = jnp.asarray(x)
+  _check_rank(x, 3, "avg_pool", "[T, B, H, W, C] or [B, H, W, C]")
+  k = _pair(kernel_size)
+  s = k if stride is None else _pair(stride)
+  if x.shape[-3] < k[0] or x.shape[-2] < k[1]:
+    raise ValueError(f"avg_pool: the {k[0]}x{k[1]} window does not fit the input [..., H, W, C] "
+                     f"of shape {x.shape}; the input image is too small for this network.")
+  y, lead = fold_time(x, 3)
+  summed = jax.lax.reduce_window(y, 0.0, jax.lax.add, (1,) + k + (1,),
+                                 (1,) + s + (1,), "VALID")
+  return unfold_time(summed / jnp.asarray(k[0] * k[1], y.dtype), lead)
+
+
+def max_pool(x: jax.Array, kernel_size: int | Sequence[int], stride=None,
+             padding: int | Sequence[int] = 0) -> jax.Array:
+  """PyTorch ``MaxPool2d(kernel_size, stride, padding)`` on ``[..., H, W, C]`` (pads with −inf)."""
+  x = jnp.asarray(x)
+  _check_rank(x, 3, "max_pool", "[T, B, H, W, C] or [B, H, W, C]")
+  k = _pair(kernel_size)
+  s = k if stride is None else _pair(stride)
+  ph, pw = _pair(padding)
+  y, lead = fold_time(x, 3)
+  pooled = jax.lax.reduce_window(y, -jnp.inf, jax.lax.max, (1,) + k + (1,),
+                                 (1,) + s + (1,), ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+  return unfold_time(pooled, lead)
+
+
+def _adaptive_matrix(n_in: int, n_out: int) -> np.ndarray:
+  """``[n_out, n_in]`` averaging weights of PyTorch's adaptive pooling bins.
+
+  Bin ``i`` covers ``[floor(i·n_in/n_out), ceil((i+1)·n_in/n_out))``.
+  """
+  m = np.zeros((n_out, n_in), np.float64)
+  for i in range(n_out):
+    start = (i * n_in) // n_out
+    end = -((-(i + 1) * n_in) // n_out)
+    m[i, start:end] = 1.0 / (end - start)
+  return m
+
+
+def adaptive_avg_pool(x: jax.Array, output_size: int | Sequence[int]) -> jax.Array:
+  """PyTorch ``AdaptiveAvgPool2d(output_size)`` on ``[..., H, W, C]``.
+
+  When ``H`` and ``W`` are multiples of the output size this is a plain block mean; otherwise
+  (e.g. CLIF's VGG pooling a 1×1 map to 7×7, which replicates it) each output bin averages PyTorch's
+  bin ``[floor(i·H/h), ceil((i+1)·H/h))``.
+  """
+  x = jnp.asarray(x)
+  _check_rank(x, 3, "adaptive_avg_pool", "[T, B, H, W, C] or [B, H, W, C]")
+  oh, ow = _pair(output_size)
+  h, w = x.shape[-3], x.shape[-2]
+  y, lead = fold_time(x, 3)
+  if h % oh == 0 and w % ow == 0:
+    n, c = y.shape[0], y.shape[-1]
+    y = jnp.mean(y.reshape(n, oh, h // oh, ow, w // ow, c), axis=(2, 4))
+  else:
+    mh = jnp.asarray(_adaptive_matrix(h, oh), y.dtype)
+    mw = jnp.asarray(_adaptive_matrix(w, ow), y.dtype)
+    y = jnp.einsum("nhwc,oh,pw->nopc", y, mh, mw, precision=jax.lax.Precision.HIGHEST)
+  return unfold_time(y, lead)
+
+
+def flatten(x: jax.Array, ndim: int = 3) -> jax.Array:
+  """Flattens the last ``ndim`` axes: ``[T, B, H, W, C] -> [T, B, H·W·C]``.
+
+  The order is channels-last (``H, W, C``), not PyTorch's ``C, H, W``; parameter counts are equal
+  and training from scratch is unaffected, but PyTorch checkpoints need their Linear rows permuted.
+  """
+  x = jnp.asarray(x)
+  _check_rank(x, ndim, "flatten", f"[..., <{ndim} axes to flatten>]")
+  lead = x.shape[:x.ndim - ndim]
+  return x.reshape(lead + (int(math.prod(x.shape[x.ndim - ndim:])),))
