@@ -6,6 +6,7 @@ lives in subpackages that are imported explicitly.
 
 from jsnn import losses as losses
 from jsnn import neurons as neurons
+from jsnn import nn as nn
 from jsnn import surrogate as surrogate
 from jsnn import transforms as transforms
 

@@ -21,7 +21,7 @@ import types
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CORE_MODULES = ("jsnn.surrogate", "jsnn.neurons", "jsnn.losses", "jsnn.transforms")
+CORE_MODULES = ("jsnn.surrogate", "jsnn.neurons", "jsnn.losses", "jsnn.transforms", "jsnn.nn")
 FORBIDDEN_AT_IMPORT = ("tensorflow", "tensorflow_datasets", "orbax", "orbax.checkpoint", "grain")
 
 

@@ -1,0 +1,119 @@
+"""TET's VGGSNN and VGGSNN-woAP for DVS-CIFAR10 (48×48, 2 polarity channels, T = 10 frames).
+
+Layout (``models/VGG_models.py``; ``Layer = Conv2d(k3, s, p1, bias) -> BN -> LIF``)::
+
+    VGGSNN      2->64, 64->128, AP2, 128->256, 256->256, AP2, 256->512, 512->512, AP2,
+                512->512, 512->512, AP2                          (48 -> 24 -> 12 -> 6 -> 3)
+    VGGSNN-woAP the pools replaced by stride-2 convs in layers 2, 4, 6, 8
+    head        flatten -> Linear(512·3·3 = 4608 -> classes)
+
+AvgPool outputs are **not** re-spiked (averaged spikes feed the next conv). BN is time-merged.
+Init: conv weights kaiming normal (fan_out, relu), conv biases and Linear PyTorch default, BN 1/0.
+Neuron: TET's LIF. Input: event frames ``[T, B, 48, 48, 2]``; output per-step logits
+``[T, B, classes]``.
+
+References:
+  Deng et al., TET, ICLR 2022 (``models/VGG_models.py``); spec ``tet_sml_clif.md`` §2.4.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import jax
+from flax import nnx
+
+import jsnn.neurons
+import jsnn.nn as jn
+from jsnn.models._common import ConvNorm, NeuronOptions, apply_spike_fn, check_input, preset
+
+__all__ = ["Model", "VGGSNN", "VGGSNNwoAP", "CFG_VGGSNN", "CFG_VGGSNN_WOAP"]
+
+# (out_channels, stride) per Layer, "A" = AvgPool2d(2).
+CFG_VGGSNN = ((64, 1), (128, 1), "A", (256, 1), (256, 1), "A", (512, 1), (512, 1), "A",
+              (512, 1), (512, 1), "A")
+CFG_VGGSNN_WOAP = ((64, 1), (128, 2), (256, 1), (256, 2), (512, 1), (512, 2), (512, 1),
+                   (512, 2))
+
+
+def _out_size(size: int, cfg) -> int:
+  for item in cfg:
+    if item == "A":
+      size //= 2
+    elif item[1] == 2:
+      size = (size + 2 - 3) // 2 + 1
+  return size
+
+
+class _Layer(nnx.Module):
+  """TET ``Layer``: ``Conv2d(k3, s, p1, bias) -> BN -> LIF``."""
+
+  def __init__(self, cin, cout, stride, *, norm, T, neurons: NeuronOptions, rngs):
+    self.cn = ConvNorm(cin, cout, 3, stride=stride, padding=1, use_bias=True,
+                       kernel_init=jn.kaiming_normal_fan_out(), norm=norm, T=T, rngs=rngs)
+    self.sn = neurons.layer()
+
+  def __call__(self, x):
+    return self.sn(self.cn(x))
+
+
+class Model(nnx.Module):
+  """TET's VGG-style SNN for event frames.
+
+  Args:
+    num_classes: classes (10).
+    T: time steps (10 frames).
+    neuron, surrogate, learnable, learn_surrogate: neuron options (default TET's LIF).
+    cfg: layer plan (:data:`CFG_VGGSNN` or :data:`CFG_VGGSNN_WOAP`).
+    norm: normalisation kind (``"time_merged"``).
+    input_kind, input_size, in_channels: expected input (``"frames"``, ``(48, 48)``, 2).
+    rngs: NNX streams.
+  """
+
+  def __init__(self, *, num_classes: int, T: int,
+               neuron: Any | Callable = jsnn.neurons.tet_lif, surrogate: Any = None,
+               learnable: Sequence[str] = (), learn_surrogate: bool = False,
+               cfg: Sequence = CFG_VGGSNN, norm: str = "time_merged",
+               input_kind: str = "frames", input_size: Sequence[int] = (48, 48),
+               in_channels: int = 2, rngs: nnx.Rngs):
+    neurons = NeuronOptions(neuron, surrogate, tuple(learnable), learn_surrogate)
+    self.T, self.input_kind, self.in_channels = T, input_kind, in_channels
+    self.input_size = tuple(input_size)
+    self.cfg = tuple(cfg)
+    layers, cin = [], in_channels
+    for item in self.cfg:
+      if item == "A":
+        continue
+      cout, stride = item
+      layers.append(_Layer(cin, cout, stride, norm=norm, T=T, neurons=neurons, rngs=rngs))
+      cin = cout
+    self.layers = nnx.List(layers)
+    h, w = (_out_size(s, self.cfg) for s in self.input_size)
+    self.classifier = jn.Linear(cin * h * w, num_classes, rngs=rngs)
+
+  def __call__(self, x: jax.Array, *, spike_fn: Any = None) -> jax.Array:
+    """``[T, B, 48, 48, 2]`` frames -> per-step logits ``[T, B, num_classes]``.
+
+    ``spike_fn`` (optional) sets every spiking layer's surrogate for this call (AdaLi schedule).
+
+    Raises:
+      ValueError: at trace time, for a wrong layout, T, size or channel count.
+    """
+    h = check_input(x, T=self.T, input_kind=self.input_kind, input_size=self.input_size,
+                    in_channels=self.in_channels, who="vggsnn.Model")
+    apply_spike_fn(self, spike_fn)
+    layers = iter(self.layers)
+    for item in self.cfg:
+      h = jn.avg_pool(h, 2) if item == "A" else next(layers)(h)
+    return self.classifier(jn.flatten(h))
+
+
+VGGSNN = preset(Model, "TET VGGSNN (DVS-CIFAR10 frames [T=10, B, 48, 48, 2]).", cfg=CFG_VGGSNN)
+VGGSNNwoAP = preset(Model, "TET VGGSNN without average pooling (stride-2 convs; the Gus-Lab DVS "
+                    "script's model).", cfg=CFG_VGGSNN_WOAP)
+
+# Test-only: VGGSNN's layout at 1/16 width on 16×16 frames.
+_VGGSNNTiny = functools.partial(
+    Model, cfg=((4, 1), (8, 1), "A", (8, 1), (8, 1), "A", (16, 1), (16, 1), "A", (16, 1),
+                (16, 1), "A"), input_size=(16, 16))
