@@ -37,3 +37,13 @@ def x64():
   """Runs the test body with float64 enabled; restores the default afterwards."""
   with jax.enable_x64(True):
     yield
+
+
+@pytest.fixture(scope="module")
+def fast_compile():
+  """Fewer XLA optimisations for a whole test module: compiles ~2x faster (flax's train_test
+  does the same). Use with ``pytestmark = pytest.mark.usefixtures("fast_compile")``."""
+  old = jax.config.read("jax_disable_most_optimizations")
+  jax.config.update("jax_disable_most_optimizations", True)
+  yield
+  jax.config.update("jax_disable_most_optimizations", old)

@@ -23,13 +23,7 @@ SUMMARY_KEYS = {"final_test_accuracy", "best_test_accuracy", "wall_time_s", "com
                 "steps", "seed", "config_name", "jsnn_version", "devices"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fast_compile():
-  """Fewer XLA optimisations: compiles ~2x faster (flax's train_test does the same)."""
-  old = jax.config.read("jax_disable_most_optimizations")
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", old)
+pytestmark = pytest.mark.usefixtures("fast_compile")
 
 
 def _config(**overrides):

@@ -9,7 +9,6 @@ import pathlib
 import subprocess
 import sys
 
-import jax
 import pytest
 
 from experiments import main
@@ -18,13 +17,7 @@ from experiments.configs import common, digits_mlp
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fast_compile():
-  """Fewer XLA optimisations: compiles ~2x faster (flax's train_test does the same)."""
-  old = jax.config.read("jax_disable_most_optimizations")
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", old)
+pytestmark = pytest.mark.usefixtures("fast_compile")
 
 
 @pytest.mark.parametrize("method", sorted(digits_mlp.METHODS))

@@ -25,13 +25,7 @@ from jsnn.train.sharding import fsdp_spec
 LOSS = functools.partial(jsnn.losses.tet, lamb=1e-3)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fast_compile():
-  """Fewer XLA optimisations: compiles ~2x faster (flax's train_test does the same)."""
-  old = jax.config.read("jax_disable_most_optimizations")
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", old)
+pytestmark = pytest.mark.usefixtures("fast_compile")
 
 
 def _model(**kw):
