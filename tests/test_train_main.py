@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from experiments import main
-from experiments.configs import common, digits_mlp
+from experiments.configs import common, digits, digits_mlp
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -35,6 +35,18 @@ def test_digits_mlp_runlocal_one_train_and_one_eval_step(tmp_path, method):
     assert float(state.method_state["spike_fn"].w_l) == pytest.approx(1.5)
   if method == "psg":
     assert "sg_rho" in state.params
+
+
+@pytest.mark.parametrize("method", ["tet", "adali"])
+def test_digits_conv_runlocal_through_the_tfds_builder(tmp_path, method):
+  """The default run's config: one train and one eval step, data read via the TFDS builder."""
+  cfg = digits.get_config(f"method={method},runlocal")
+  cfg.input.data_dir = str(tmp_path / "tfds")
+  state = main.run(cfg, str(tmp_path / "work"), config_name=f"digits:method={method},runlocal")
+  assert int(state.step) == 1
+  summary = json.loads((tmp_path / "work" / "summary.json").read_text())
+  assert summary["steps"] == 1 and 0.0 <= summary["final_test_accuracy"] <= 1.0
+  assert (tmp_path / "tfds" / "sklearn_digits").is_dir()
 
 
 def test_cli_runlocal_with_override(tmp_path):
