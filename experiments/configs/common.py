@@ -88,3 +88,20 @@ def base_config() -> ml_collections.ConfigDict:
   c.progress = True
   c.plot = True
   return c
+
+
+def set_adali_schedule(c: ml_collections.ConfigDict) -> None:
+  """AdaLi: the surrogate window shrinks per epoch (log schedule 1.5 -> 0.3), passed to the model
+  as a traced ``spike_fn`` (``method_state``), so a new epoch never recompiles."""
+  c.method_state = dict(fn="adali_surrogate", kwarg="spike_fn",
+                        kw=dict(w_max=1.5, w_min=0.3, kind="log"))
+
+
+def shrink_for_runlocal(c: ml_collections.ConfigDict) -> None:
+  """``runlocal``: one train step and one eval step on a 40-image batch, no progress bar or plot."""
+  c.total_steps = 1
+  c.input.batch_size = 16
+  c.input.eval_batch_size = 40
+  c.input.eval_max_batches = 1
+  c.progress = False
+  c.plot = False

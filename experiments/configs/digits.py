@@ -51,16 +51,10 @@ def get_config(arg: str | None = None):
   c.input.eval_batch_size = 360
   c.optimizer.update(name="adam", lr=3e-3, schedule="cosine", schedule_unit="epoch")
   if arg.method == "adali":
-    c.method_state = dict(fn="adali_surrogate", kwarg="spike_fn",
-                          kw=dict(w_max=1.5, w_min=0.3, kind="log"))
+    common.set_adali_schedule(c)
   c.log_every_steps = 44
   if arg.runlocal:
-    c.total_steps = 1
-    c.input.batch_size = 16
-    c.input.eval_batch_size = 40
-    c.input.eval_max_batches = 1
-    c.progress = False
-    c.plot = False
+    common.shrink_for_runlocal(c)
   return c
 
 

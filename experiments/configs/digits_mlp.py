@@ -67,18 +67,12 @@ def get_config(arg: str | None = None):
   c.input.split_seed = 0
   c.optimizer.update(name="adam", lr=3e-3, schedule="cosine", schedule_unit="epoch")
   if arg.method == "adali":
-    c.method_state = dict(fn="adali_surrogate", kwarg="spike_fn",
-                          kw=dict(w_max=1.5, w_min=0.3, kind="log"))
+    common.set_adali_schedule(c)
   if arg.method == "psg":
     c.optimizer.surrogate = dict(name="adam", lr=1e-2, clip_min=-8.0, clip_max=8.0)
   c.log_every_steps = 22
   if arg.runlocal:
-    c.total_steps = 1
-    c.input.batch_size = 16
-    c.input.eval_batch_size = 40
-    c.input.eval_max_batches = 1
-    c.progress = False
-    c.plot = False
+    common.shrink_for_runlocal(c)
   return c
 
 
