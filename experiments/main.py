@@ -11,7 +11,8 @@ resolves them by name from the config (no registries):
 * ``config.model_name``: ``"package.module:Class"``, ``"<n>:Preset"`` for
   ``jsnn.models.<n>.Preset`` (e.g. ``"tet_resnet:ResNet19"``), or a bare name ``<n>`` for
   ``jsnn.models.<n>.Model``; built as ``Class(**config.model, rngs=...)``;
-* ``config.input.name``: ``"package.module:builder"`` or a name in ``DATASETS``; called as
+* ``config.input.name``: ``"package.module:builder"`` or a name in ``DATASETS`` (``digits``,
+  ``cifar``, ``imagenet``, ``events``); called as
   ``builder(config.input, seed=..., process_index=..., process_count=...)`` and returning a
   ``jsnn.train.TrainData``;
 * ``config.loss``: a loss of ``jsnn.losses`` (``getattr``) or ``"package.module:function"``, with
@@ -42,9 +43,14 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (get_conf
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and plots.")
 
-# Dataset names usable without a module path. The TFDS-backed pipelines of jsnn.data (digits,
-# mnist5k, cifar10, ...) go here when that package lands.
-DATASETS: dict[str, str] = {}
+# Dataset names usable without a module path (each a `jsnn.data` adapter to the trainer's data
+# contract; options in `config.input`, documented on the adapter).
+DATASETS: dict[str, str] = {
+    "digits": "jsnn.data:digits_data",      # sklearn digits via TFDS (offline)
+    "cifar": "jsnn.data:cifar_data",        # input.dataset = cifar10 | cifar100
+    "imagenet": "jsnn.data:imagenet_data",  # imagenet2012 (stock or TF-free raw)
+    "events": "jsnn.data:events_data",      # input.dataset = cifar10_dvs | dvs128_gesture | n_mnist
+}
 _NOT_LOSSES = {"accuracy", "predict", "SMLComponents"}
 
 

@@ -35,6 +35,7 @@ from jsnn.data._train_data import PipelineData as PipelineData
 from jsnn.data._train_data import cifar_data as cifar_data
 from jsnn.data._train_data import digits_data as digits_data
 from jsnn.data._train_data import events_data as events_data
+from jsnn.data._train_data import imagenet_data as imagenet_data
 
 __all__ = [
     "MEAN_STD",
@@ -55,6 +56,7 @@ __all__ = [
     "digits_pipeline",
     "events_data",
     "host_shard",
+    "imagenet_data",
     "imagenet_pipeline",
     "load_digits_split",
     "make_pipeline",

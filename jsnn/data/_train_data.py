@@ -125,3 +125,39 @@ def events_data(input_config: Mapping[str, Any], *, seed: int, process_index: in
       steps_per_epoch=(_split_len(name, "train", data_dir) // process_count) // batch,
       eval_max_batches=input_config.get("eval_max_batches"))
 
+
+
+def imagenet_data(input_config: Mapping[str, Any], *, seed: int, process_index: int = 0,
+                  process_count: int = 1) -> PipelineData:
+  """ImageNet-1k (`imagenet2012`, or the TensorFlow-free `imagenet2012_raw`), `[B, 224, 224, 3]`.
+
+  Options: `image_size` (224), `resize_size` (256), `source` (`"auto"`, `"stock"`, `"raw"`),
+  `manual_dir`, `worker_count` (JPEG decoding runs in the pipeline: use several workers). Every
+  host reads its own `1 / process_count` of the files (`host_shard`), so no host sees another's
+  examples.
+  """
+  from jsnn.data._static import imagenet_pipeline  # pylint: disable=g-import-not-at-top
+
+  batch, eval_batch = _host_sizes(input_config, process_count)
+  data_dir = _data_dir(input_config)
+  common = dict(data_dir=data_dir, shard_index=process_index, shard_count=process_count,
+                worker_count=int(input_config.get("worker_count") or 0),
+                image_size=int(input_config.get("image_size") or 224),
+                resize_size=int(input_config.get("resize_size") or 256),
+                source=input_config.get("source") or "auto", manual_dir=input_config.get("manual_dir"))
+  train = lambda: imagenet_pipeline("train", batch_size=batch, seed=seed, num_epochs=None, **common)
+  num_train = _stock_or_raw_len("imagenet2012", data_dir, common["source"], common["manual_dir"])
+  return PipelineData(
+      train, lambda: imagenet_pipeline("validation", batch_size=eval_batch, pad_to_batch=True, **common),
+      steps_per_epoch=(num_train // process_count) // batch,
+      eval_max_batches=input_config.get("eval_max_batches"))
+
+
+def _stock_or_raw_len(name: str, data_dir: str, source: str, manual_dir: str | None) -> int:
+  """Training examples of `name` or of its `_raw` twin, whichever `source` resolves to."""
+  from jsnn.data import _static  # pylint: disable=g-import-not-at-top
+  from jsnn.data._imagenet_builder import prepare_imagenet_raw  # pylint: disable=g-import-not-at-top
+  from jsnn.data._tfds_source import open_stock_or_raw  # pylint: disable=g-import-not-at-top
+
+  return len(open_stock_or_raw(name, "train", data_dir, source=source, hint=_static.PREPARE_STATIC_HINT,
+                               prepare_raw=lambda: prepare_imagenet_raw(data_dir, manual_dir)))
