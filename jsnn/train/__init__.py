@@ -30,6 +30,7 @@ from jsnn.train.sharding import maybe_initialize_distributed as maybe_initialize
 from jsnn.train.sharding import replicated as replicated
 from jsnn.train.sharding import state_shardings as state_shardings
 from jsnn.train.state import TrainState as TrainState
+from jsnn.train.state import create_sharded_train_state as create_sharded_train_state
 from jsnn.train.state import create_train_state as create_train_state
 from jsnn.train.state import merge_model as merge_model
 from jsnn.train.state import split_model as split_model
@@ -47,6 +48,7 @@ __all__ = [
     "batch_sharding",
     "classification_eval",
     "classification_loss",
+    "create_sharded_train_state",
     "create_train_state",
     "eval_step",
     "global_batch",

@@ -44,7 +44,7 @@ from jsnn.train.checkpoint import Checkpointer
 from jsnn.train.inputs import TrainData
 from jsnn.train.sharding import (batch_sharding, global_batch, make_mesh, replicated,
                                  state_shardings)
-from jsnn.train.state import TrainState, create_train_state
+from jsnn.train.state import TrainState, create_sharded_train_state
 from jsnn.train.step import EvalFn, LossFn, eval_step, train_step
 
 __all__ = ["train_and_evaluate", "train_step", "eval_step"]
@@ -120,13 +120,13 @@ class _Runner:
     if tx is None:
       tx, self.lr_fn = cfg.make_optimizer(self.config, self.spe, self.num_steps)
     self.method_state_fn = method_state_fn
-    model = model_factory(rngs=nnx.Rngs(seed))
-    state, graphdef = create_train_state(
-        model, tx, rng=jax.random.key(seed),
+    shardings_fn = functools.partial(
+        state_shardings, mesh=self.mesh, mode=cfg.get(self.config, "sharding.mode"),
+        fsdp_min_size=cfg.get(self.config, "sharding.fsdp_min_size"))
+    # Initialised under jit with sharded outputs: no device ever holds the whole state.
+    self.state, graphdef, self.shardings = create_sharded_train_state(
+        model_factory, tx, shardings_fn=shardings_fn, seed=seed,
         method_state=method_state_fn(0) if method_state_fn else None)
-    self.shardings = state_shardings(state, self.mesh, cfg.get(self.config, "sharding.mode"),
-                                     fsdp_min_size=cfg.get(self.config, "sharding.fsdp_min_size"))
-    self.state = jax.device_put(state, self.shardings)
     self._resume()
     self._compile(graphdef, loss_fn, eval_fn, tx)
 
