@@ -344,3 +344,81 @@ def test_bad_dtypes_and_options():
     losses.clif_loss(np.zeros((4, 2, 10), np.float32), _LABELS, target="one_hot")
   with pytest.raises(TypeError, match=r"sequence of \[B, C\] arrays or a stacked \[N, B, C\]"):
     losses.sml_distillation(np.zeros((2, 10), np.float32), np.zeros((2, 10), np.float32), _LABELS)
+
+
+# ------------------------------------------------------------------------- sml_loss (list outputs)
+
+
+def _np_sml(snn_tbc, aux, y, tau=3.0, alpha=0.5, lamb=0.9):
+  """SML's loss in float64 numpy from spec §3.3, on the time mean of the SNN logits."""
+  o_s = np.asarray(snn_tbc, np.float64).mean(0)
+  aux = [np.asarray(a, np.float64) for a in aux]
+  batch = o_s.shape[0]
+
+  def kl(a, b):  # KL_τ(a ‖ b), batchmean
+    log_q, log_p = _np_log_softmax(a / tau), _np_log_softmax(b / tau)
+    return float((np.exp(log_q) * (log_q - log_p)).sum() / batch)
+
+  hard = (_np_ce(o_s, y) + alpha * sum(_np_ce(a, y) for a in aux)) / (1 + len(aux) * alpha)
+  soft = sum(kl(o_s, a) + kl(a, o_s) for a in aux) / (2 * len(aux) + 1e-8)
+  return lamb * soft + (1 - lamb) * hard
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_sml_loss_matches_numpy_closed_form(dtype, n):
+  with jax.enable_x64(dtype == np.float64):
+    snn_tbc = _random_logits(10, (4, 3, 7), dtype)
+    aux = [_random_logits(11 + i, (3, 7), dtype) for i in range(n)]
+    labels = np.array([0, 6, 2])
+    loss = jax.jit(losses.sml_loss)([snn_tbc, *aux], labels)
+    assert loss.dtype == dtype
+    atol = 1e-6 if dtype == np.float32 else 1e-12
+    assert_close(loss, _np_sml(snn_tbc, aux, labels), atol=atol)
+    # The adapter is sml_distillation on the time mean, with the script's defaults (τ 3, α 0.5, λ 0.9).
+    direct = losses.sml_distillation(jnp.mean(snn_tbc, axis=0), aux, labels, temperature=3.0,
+                                     alpha=0.5, lamb=0.9)
+    assert_close(loss, direct, atol=atol)
+    kw = dict(temperature=2.0, alpha=1.0, lamb=0.3)
+    assert_close(losses.sml_loss(tuple([snn_tbc, *aux]), labels, **kw),
+                 _np_sml(snn_tbc, aux, labels, tau=2.0, alpha=1.0, lamb=0.3), atol=atol)
+
+
+def test_sml_loss_gradient_closed_form(x64):
+  r"""One module, λ, α, τ: with :math:`p = \mathrm{softmax}`, :math:`e_y` the one-hot label,
+
+  .. math:: \partial L/\partial o_{snn}[t] = \frac{1}{TB}\Big[\frac{1-λ}{1+α}(p(o_s) - e_y)
+     + \frac{λ}{2τ}(p(o_s/τ) - p(o_1/τ))\Big],\quad
+     \partial L/\partial o_1 = \frac{1}{B}\Big[\frac{(1-λ)α}{1+α}(p(o_1) - e_y)
+     + \frac{λ}{2τ}(p(o_1/τ) - p(o_s/τ))\Big]
+
+  (each KL's target is stop-gradiented, so only its second argument is differentiated)."""
+  snn_tbc = _random_logits(20, (4, 3, 7), np.float64)
+  o_1 = _random_logits(21, (3, 7), np.float64)
+  labels = np.array([1, 4, 6])
+  tau, alpha, lamb = 2.5, 0.7, 0.6
+  g_snn, g_1 = jax.jit(jax.grad(
+      lambda s, a: losses.sml_loss([s, a], labels, temperature=tau, alpha=alpha, lamb=lamb),
+      argnums=(0, 1)))(snn_tbc, o_1)
+  steps, batch, classes = snn_tbc.shape
+  o_s = snn_tbc.mean(0)
+  onehot = np.eye(classes)[labels]
+  p = lambda z: np.exp(_np_log_softmax(z))  # noqa: E731
+  soft_w = lamb / (2 + 1e-8) / tau
+  expected_s = ((1 - lamb) / (1 + alpha) * (p(o_s) - onehot) + soft_w * (p(o_s / tau) - p(o_1 / tau)))
+  expected_1 = ((1 - lamb) * alpha / (1 + alpha) * (p(o_1) - onehot)
+                + soft_w * (p(o_1 / tau) - p(o_s / tau)))
+  assert_close(g_snn, np.broadcast_to(expected_s / (steps * batch), snn_tbc.shape), atol=1e-12)
+  assert_close(g_1, expected_1 / batch, atol=1e-12)
+
+
+def test_sml_loss_bad_input():
+  snn_tbc, o_1 = np.zeros((4, 2, 10), np.float32), np.zeros((2, 10), np.float32)
+  with pytest.raises(TypeError, match=r"non-empty list \[o_snn \[T, B, C\], o_1 \[B, C\], \.\.\.\]"):
+    losses.sml_loss(snn_tbc, _LABELS)  # a single array, not the list
+  with pytest.raises(TypeError, match="non-empty list"):
+    losses.sml_loss([], _LABELS)
+  with pytest.raises(ValueError, match=r"outputs\[0\] must be the SNN's time-major logits \[T, B, C\]"):
+    losses.sml_loss([o_1, o_1], _LABELS)
+  with pytest.raises(ValueError, match=r"aux_list_of_bc\[0\] must be time-averaged logits \[B, C\]"):
+    losses.sml_loss([snn_tbc, snn_tbc], _LABELS)

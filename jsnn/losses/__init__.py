@@ -5,6 +5,7 @@ Imports only jax and numpy (nothing else from jsnn), the way optax's losses do.
 
 from ._distillation import SMLComponents as SMLComponents
 from ._distillation import sml_distillation as sml_distillation
+from ._distillation import sml_loss as sml_loss
 from ._metrics import accuracy as accuracy
 from ._metrics import predict as predict
 from ._temporal import clif_loss as clif_loss
@@ -22,6 +23,7 @@ __all__ = [
     "predict",
     "sdt",
     "sml_distillation",
+    "sml_loss",
     "temporal_efficient_training_cross_entropy",
     "tet",
     "tet_ce",

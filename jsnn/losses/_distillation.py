@@ -1,4 +1,5 @@
-"""SML (Surrogate Module Learning) distillation loss between the SNN output and ANN surrogate modules."""
+"""SML (Surrogate Module Learning) distillation loss between the SNN output and ANN surrogate modules,
+and `sml_loss`, its adapter to the list output `[o_snn [T, B, C], o_1 [B, C], ...]` of such models."""
 
 from __future__ import annotations
 
@@ -110,3 +111,54 @@ def sml_distillation(final_bc: ArrayLike, aux_list_of_bc: Sequence[ArrayLike] | 
   soft = soft / (2 * n + 1e-8)
   loss = lamb * soft + (1.0 - lamb) * hard
   return (loss, SMLComponents(hard=hard, soft=soft)) if return_components else loss
+
+
+def sml_loss(outputs: Sequence[ArrayLike], labels: ArrayLike, *, temperature: ArrayLike = 3.0,
+             alpha: ArrayLike = 0.5, lamb: ArrayLike = 0.9, label_smoothing: ArrayLike = 0.0,
+             return_components: bool = False) -> jax.Array | tuple[jax.Array, SMLComponents]:
+  r"""SML's loss on a surrogate-module model's outputs ``[o_snn [T, B, C], o_1 [B, C], ...]``.
+
+  The adapter between models built with ``sb_after=...`` (``jsnn.models.sml_resnet``), which return
+  a list, and :func:`sml_distillation`: the SNN logits are averaged over time first (SML's
+  ``ResNet_SB.forward``), then
+
+  .. math:: \mathcal{L} = \mathrm{sml\_distillation}\Big(\tfrac{1}{T}\sum_t o_{snn}[t],\
+     [o_1, \dots, o_N],\ y\Big)
+
+  with the script's values τ = 3, α = 0.5, λ = 0.9 as defaults (spec ``tet_sml_clif.md`` §3.3).
+
+  Args:
+    outputs: a list or tuple ``[o_snn, o_1, ..., o_N]``: ``o_snn`` time-major per-step logits
+      ``[T, B, C]``, each surrogate-module output ``o_i`` ``[B, C]`` (N ≥ 0; with N = 0 the loss
+      is ``(1 − λ)·CE``, as in the official code).
+    labels: integer class indices ``[B]`` in [0, C).
+    temperature, alpha, lamb, label_smoothing, return_components: as in :func:`sml_distillation`.
+
+  Returns:
+    The scalar loss, or ``(loss, SMLComponents(hard, soft))`` with ``return_components``.
+
+  Raises:
+    TypeError: ``outputs`` is a single array instead of a list.
+    ValueError: ``o_snn`` is not ``[T, B, C]``, or a module output is not ``[B, C]``.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from jsnn import losses
+    >>> o_snn, o_sb = jnp.zeros((4, 2, 10)), jnp.zeros((2, 10))
+    >>> round(float(losses.sml_loss([o_snn, o_sb], jnp.array([3, 7]))), 4)  # 0.1·log 10
+    0.2303
+
+  References:
+    Deng, Lin, Li, Gu, "Surrogate Module Learning", ICML 2023 (``models/ResNet.py:145-177``,
+    ``functions/loss_functions.py:51-83``).
+  """
+  if hasattr(outputs, "ndim") or not isinstance(outputs, (list, tuple)) or not outputs:
+    raise TypeError("sml_loss expects a non-empty list [o_snn [T, B, C], o_1 [B, C], ...] (the "
+                    f"output of a model with surrogate modules), got {type(outputs).__name__}.")
+  snn_tbc = _checks.float_array("outputs[0]", outputs[0], "[T, B, C]")
+  if snn_tbc.ndim != 3:
+    raise ValueError(f"outputs[0] must be the SNN's time-major logits [T, B, C], got shape "
+                     f"{snn_tbc.shape}.")
+  return sml_distillation(jnp.mean(snn_tbc, axis=0), list(outputs[1:]), labels,
+                          temperature=temperature, alpha=alpha, lamb=lamb,
+                          label_smoothing=label_smoothing, return_components=return_components)
