@@ -12,7 +12,7 @@ resolves them by name from the config (no registries):
   ``jsnn.models.<n>.Preset`` (e.g. ``"tet_resnet:ResNet19"``), or a bare name ``<n>`` for
   ``jsnn.models.<n>.Model``; built as ``Class(**config.model, rngs=...)``;
 * ``config.input.name``: ``"package.module:builder"`` or a name in ``DATASETS`` (``digits``,
-  ``cifar``, ``imagenet``, ``events``); called as
+  ``mnist5k``, ``cifar``, ``imagenet``, ``events``); called as
   ``builder(config.input, seed=..., process_index=..., process_count=...)`` and returning a
   ``jsnn.train.TrainData``; the model gets ``batch["image"]``, or ``batch["frames"]`` for
   ``events`` (``INPUT_KEYS``; ``config.input.input_key`` overrides);
