@@ -1,140 +1,228 @@
-"""jsnn benchmark worker: the workloads as jitted train steps (run as a subprocess of benchmark.py).
+"""jsnn benchmark worker: each workload is an NNX model trained with ``jsnn.train.train_step``.
 
-Variants: ``snn`` (plain autodiff BPTT), ``snn_remat`` (per-step rematerialisation),
-``snn_chunk`` (chunked-time remat, k = 4 or T/4), ``ann`` (the same network with ReLU on the
-time-folded batch: same FLOPs minus the neuron, the physical limit an SNN step can reach).
+Run as a subprocess of ``experiments/benchmark.py`` (see ``protocol.py``). Everything goes through
+jsnn's public API the way a user writes it: ``jsnn.nn`` layers (time-folded ``Linear`` / ``Conv``,
+time-merged ``BatchNorm``, ``SpikingNeuron`` scanning only the neuron), ``jsnn.models`` for the
+zoo, ``jsnn.losses`` and ``jsnn.train.create_train_state`` / ``train_step`` (forward, backward,
+Adam update, BatchNorm statistics), jitted with the state donated.
+
+Variants (options passed to the model / every ``SpikingNeuron`` constructor):
+
+* ``snn``: plain autodiff BPTT;
+* ``snn_remat``: ``remat="step"``; ``snn_chunk``: ``remat=T/4`` (4 chunks of ``T/4`` steps);
+* ``snn_min``: ``residuals="minimal"`` (one custom VJP over the scan, keeps only ``H``);
+* ``snn_layer``: ``remat="layer"`` (zoo models: ``jax.checkpoint`` around each block);
+* ``snn_bf16``: ``dtype=jnp.bfloat16`` (bfloat16 convs / matmuls, float32 membrane potential);
+* ``<variant>_fg``: the same with the dense / conv weight gradients of ``fast_grads.py`` (a
+  prototype of a proposed library change, not jsnn's current API);
+* ``ann``: every ``SpikingNeuron`` replaced by ReLU, so the same layers run on the same
+  time-folded ``[T·B, ...]`` batch: the step an SNN would take if its neuron cost nothing.
+
+A variant whose option the installed jsnn lacks is reported as an error and skipped by the driver.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+import inspect
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax import nnx
 
 import jsnn
-from experiments.bench import protocol
+import jsnn.nn as jn
+from experiments.bench import fast_grads, protocol
+from jsnn import train
 
 
-def _lif():
-  # SpikingJelly LIFNode(tau=2, decay_input=False, v_reset=None), Sigmoid(alpha=4).
+def sj_lif() -> jsnn.neurons.Neuron:
+  """SpikingJelly ``LIFNode(tau=2, decay_input=False, v_reset=None)``, ``Sigmoid(alpha=4)``."""
   return jsnn.neurons.sj_lif(tau=2.0, v_reset=None, decay_input=False,
                              spike_fn=jsnn.surrogate.Sigmoid(4.0))
 
 
-def _remat(variant, t):
-  return {"snn": None, "snn_remat": "step", "snn_chunk": max(1, t // 4) if t % 4 == 0 else None,
-          "ann": None}[variant]
+def _accepts(fn, name: str) -> bool:
+  return name in inspect.signature(fn).parameters
 
 
-def _activation(variant, t, b):
-  """``f(h)`` on a time-folded ``[T·B, ...]`` tensor: LIF over time, or ReLU for the ANN."""
-  if variant == "ann":
-    return jax.nn.relu
-  lif, remat = _lif(), _remat(variant, t)
-
-  def spike(h):
-    h_t = h.reshape((t, b) + h.shape[1:])
-    return lif(h_t, remat=remat)[1].reshape(h.shape)
-
-  return spike
+def _layer_kw(layer_cls, dtype) -> dict:
+  """``dtype=`` for a ``jsnn.nn`` layer when set and supported (bfloat16 compute)."""
+  if dtype is None:
+    return {}
+  if not _accepts(layer_cls.__init__, "dtype"):
+    raise ValueError(f"this jsnn's {layer_cls.__name__} has no dtype option")
+  return {"dtype": dtype}
 
 
-def _dense(key, fan_in, fan_out):
-  bound = 1.0 / np.sqrt(fan_in)  # PyTorch nn.Linear default init
-  kw, kb = jax.random.split(key)
-  return {"w": jax.random.uniform(kw, (fan_in, fan_out), minval=-bound, maxval=bound),
-          "b": jax.random.uniform(kb, (fan_out,), minval=-bound, maxval=bound)}
+class LifMLP(nnx.Module):
+  """``[T, B, 700]`` -> Linear 512 -> LIF -> Linear 512 -> LIF -> Linear 20 (per-step logits)."""
+
+  def __init__(self, *, dtype=None, rngs: nnx.Rngs, **neuron_kw):
+    kw = _layer_kw(jn.Linear, dtype)
+    self.fc1 = jn.Linear(700, 512, rngs=rngs, **kw)
+    self.sn1 = jn.SpikingNeuron(sj_lif, **neuron_kw)
+    self.fc2 = jn.Linear(512, 512, rngs=rngs, **kw)
+    self.sn2 = jn.SpikingNeuron(sj_lif, **neuron_kw)
+    self.fc3 = jn.Linear(512, 20, rngs=rngs, **kw)
+
+  def __call__(self, x_tbn: jax.Array) -> jax.Array:
+    return self.fc3(self.sn2(self.fc2(self.sn1(self.fc1(x_tbn)))))
 
 
-def lif_mlp(variant, t, b):
-  """``[T, B, 700]`` → Linear 512 → LIF → Linear 512 → LIF → Linear 20, CE on time-summed logits."""
-  keys = jax.random.split(jax.random.key(0), 4)
-  params = [_dense(keys[0], 700, 512), _dense(keys[1], 512, 512), _dense(keys[2], 512, 20)]
-  x = (jax.random.uniform(keys[3], (t, b, 700)) < 0.1).astype(jnp.float32)
-  y = jnp.arange(b) % 20
-  act = _activation(variant, t, b)
+class ConvCifar(nnx.Module):
+  """``[B, 32, 32, 3]`` repeated T times: (conv 3x3 + time-merged BN + LIF) x 3 with 64, 128 s2,
+  256 s2 channels, global average pool, Linear 10 -> per-step logits ``[T, B, 10]``."""
 
-  def loss_fn(params, x, y):
-    h = x.reshape(t * b, 700)
-    for layer in params[:-1]:
-      h = act(h @ layer["w"] + layer["b"])
-    logits = (h @ params[-1]["w"] + params[-1]["b"]).reshape(t, b, 20).sum(0)
-    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+  def __init__(self, *, T: int, dtype=None, rngs: nnx.Rngs, **neuron_kw):
+    self.T = T
+    layers = []
+    for cin, cout, stride in [(3, 64, 1), (64, 128, 2), (128, 256, 2)]:
+      layers += [jn.Conv(cin, cout, 3, stride=stride, padding=1, use_bias=False, rngs=rngs,
+                         **_layer_kw(jn.Conv, dtype)),
+                 jn.BatchNorm(cout), jn.SpikingNeuron(sj_lif, **neuron_kw)]
+    self.layers = nnx.List(layers)
+    self.fc = jn.Linear(256, 10, rngs=rngs)
 
-  return params, None, (x, y), loss_fn
-
-
-def _bn(h, p, eps=1e-5):
-  """Time-merged BatchNorm in train mode on ``[T·B, H, W, C]`` (statistics over T, B, H, W)."""
-  mean = jnp.mean(h, axis=(0, 1, 2), keepdims=True)
-  var = jnp.mean(jnp.square(h - mean), axis=(0, 1, 2), keepdims=True)
-  return (h - mean) * jax.lax.rsqrt(var + eps) * p["scale"] + p["bias"]
+  def __call__(self, x_bhwc: jax.Array) -> jax.Array:
+    h = jn.direct_encode(x_bhwc, self.T)
+    for layer in self.layers:
+      h = layer(h)
+    return self.fc(jnp.mean(h, axis=(-3, -2)).astype(jnp.float32))
 
 
-def conv_cifar(variant, t, b):
-  """``[B, 32, 32, 3]`` repeated T times: conv 64 + BN + LIF, conv 128 s2 + BN + LIF,
-  conv 256 s2 + BN + LIF, global average pool, Linear 10; TET loss; time-merged BN."""
-  keys = jax.random.split(jax.random.key(0), 6)
-  chans = [(3, 64, 1), (64, 128, 2), (128, 256, 2)]
-  convs = []
-  for k, (ci, co, _) in zip(keys, chans):
-    bound = 1.0 / np.sqrt(ci * 9)
-    convs.append({"w": jax.random.uniform(k, (3, 3, ci, co), minval=-bound, maxval=bound),
-                  "scale": jnp.ones((1, 1, 1, co)), "bias": jnp.zeros((1, 1, 1, co))})
-  params = {"convs": convs, "fc": _dense(keys[3], 256, 10)}
-  x = jax.random.normal(keys[4], (b, 32, 32, 3))
-  y = jnp.arange(b) % 10
-  act = _activation(variant, t, b)
-
-  def loss_fn(params, x, y):
-    h = jnp.broadcast_to(x[None], (t,) + x.shape).reshape((t * b,) + x.shape[1:])
-    for p, (_, _, stride) in zip(params["convs"], chans):
-      h = jax.lax.conv_general_dilated(h, p["w"], (stride, stride), "SAME",
-                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
-      h = act(_bn(h, p))
-    h = jnp.mean(h, axis=(1, 2))
-    logits = (h @ params["fc"]["w"] + params["fc"]["b"]).reshape(t, b, 10)
-    return jsnn.losses.tet(logits, y)
-
-  return params, None, (x, y), loss_fn
+def _ce_time_summed(logits_tbc, labels):
+  return optax.softmax_cross_entropy_with_integer_labels(logits_tbc.sum(0), labels).mean()
 
 
-WORKLOADS = {"lif_mlp": lif_mlp, "conv_cifar": conv_cifar}
+def _zoo(module: str, preset: str, loss, kind: str, shape: tuple[int, ...]):
+  """A zoo model ``jsnn.models.<module>.<preset>`` with its input ``kind`` and per-sample shape."""
+
+  def make(t, b, rngs, **opts):
+    mod = importlib.import_module(f"jsnn.models.{module}")
+    missing = [k for k in opts if not _accepts(mod.Model.__init__, k)]
+    if missing:
+      raise ValueError(f"this jsnn's {module}.Model has no {missing} option")
+    model = getattr(mod, preset)(num_classes=10, T=t, rngs=rngs, **opts)
+    lead = (t, b) if kind == "frames" else (b,)
+    return model, lead + shape, loss
+
+  return make
+
+
+WORKLOADS = {  # name: make(T, B, rngs, **opts) -> (model, input shape, loss(logits_tbc, labels))
+    "lif_mlp": lambda t, b, rngs, **o: (LifMLP(rngs=rngs, **o), (t, b, 700), _ce_time_summed),
+    "conv_cifar": lambda t, b, rngs, **o: (ConvCifar(T=t, rngs=rngs, **o), (b, 32, 32, 3),
+                                           jsnn.losses.tet),
+    "vggsnn": _zoo("vggsnn", "VGGSNN", jsnn.losses.tet, "frames", (48, 48, 2)),
+    "resnet19": _zoo("tet_resnet", "ResNet19", jsnn.losses.tet, "image", (32, 32, 3)),
+    "preact_resnet18": _zoo("preact_resnet", "ResNet18", jsnn.losses.tet, "image", (32, 32, 3)),
+}
+
+
+class ReLU(nnx.Module):
+  """The ANN stand-in for a ``SpikingNeuron``: elementwise, so time folding does not matter."""
+
+  def __call__(self, x):
+    return jax.nn.relu(x)
+
+
+def to_ann(model: nnx.Module) -> int:
+  """Replaces every ``jsnn.nn.SpikingNeuron`` in ``model`` by :class:`ReLU`; returns the count."""
+  paths = [p for p, m in nnx.iter_modules(model) if isinstance(m, jn.SpikingNeuron)]
+  for path in paths:
+    parent = model
+    for key in path[:-1]:
+      parent = parent[key] if isinstance(key, int) else getattr(parent, key)
+    if isinstance(path[-1], int):
+      parent[path[-1]] = ReLU()
+    else:
+      setattr(parent, path[-1], ReLU())
+  return len(paths)
+
+
+VARIANT_OPTIONS = {  # variant -> model / SpikingNeuron keyword arguments
+    "snn": {}, "ann": {}, "snn_remat": {"remat": "step"}, "snn_min": {"residuals": "minimal"},
+    "snn_layer": {"remat": "layer"}, "snn_bf16": {"dtype": jnp.bfloat16},
+}
+
+
+def variant_options(variant: str, t: int) -> dict:
+  """The constructor options of ``variant`` (``snn_chunk``: ``remat = T/4``; a
+  ``_fg`` suffix only swaps the layers' backward, see ``fast_grads.py``)."""
+  variant = variant.removesuffix("_fg")
+  if variant == "snn_chunk":
+    if t % 4:
+      raise ValueError(f"snn_chunk needs T divisible by 4, got T={t}")
+    return {"remat": t // 4}
+  if variant not in VARIANT_OPTIONS:
+    raise ValueError(f"unknown variant {variant!r}; expected one of "
+                     f"{sorted(VARIANT_OPTIONS) + ['snn_chunk']}")
+  return dict(VARIANT_OPTIONS[variant])
+
+
+def build_model(workload: str, variant: str, t: int, b: int):
+  """``(model, input, labels, loss)`` for one benchmark entry."""
+  opts = variant_options(variant, t)
+  if workload in ("lif_mlp", "conv_cifar"):
+    neuron_kw = {k: v for k, v in opts.items() if k != "dtype"}
+    missing = [k for k in neuron_kw if not _accepts(jn.SpikingNeuron.__init__, k)]
+    if missing or neuron_kw.get("remat") == "layer":
+      raise ValueError(f"this variant's options {opts} do not apply to SpikingNeuron")
+  model, x_shape, loss = WORKLOADS[workload](t, b, nnx.Rngs(0), **opts)
+  if variant.removesuffix("_fg") == "ann":
+    to_ann(model)
+  if variant.endswith("_fg"):
+    fast_grads.use_fast_grads(model)
+  key = jax.random.key(1)
+  if workload == "lif_mlp":
+    x = (jax.random.uniform(key, x_shape) < 0.1).astype(jnp.float32)  # 10 % input spikes
+  else:
+    x = jax.random.normal(key, x_shape)
+  return model, x, jnp.arange(b) % 10, loss
 
 
 def build(workload, variant, t, b):
-  params, _, batch, loss_fn = WORKLOADS[workload](variant, t, b)
+  model, x, labels, loss = build_model(workload, variant, t, b)
   tx = optax.adam(1e-3)
-  opt_state = tx.init(params)
-
-  @functools.partial(jax.jit, donate_argnums=(0, 1))
-  def train_step(params, opt_state, batch):
-    loss, grads = jax.value_and_grad(loss_fn)(params, *batch)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, loss
-
+  state, graphdef = train.create_train_state(model, tx)
+  step_fn = jax.jit(functools.partial(train.train_step, graphdef=graphdef, tx=tx,
+                                      loss_fn=train.classification_loss(loss)),
+                    donate_argnums=0)
+  batch = {"image": x, "label": labels}
   t0 = time.perf_counter()
-  compiled = train_step.lower(params, opt_state, batch).compile()
+  compiled = step_fn.lower(state, batch).compile()
   compile_s = time.perf_counter() - t0
   mem = compiled.memory_analysis()
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  state = {"params": params, "opt": opt_state}
+  holder = {"state": state}
 
   def step():
-    state["params"], state["opt"], loss = compiled(state["params"], state["opt"], batch)
-    loss.block_until_ready()
+    holder["state"], metrics = compiled(holder["state"], batch)
+    metrics["loss"].block_until_ready()
 
   for _ in range(3):  # warm-up, excluded from timing
     step()
   info = {"compile_s": compile_s,
           "peak_temp_bytes": int(mem.temp_size_in_bytes) if mem is not None else None,
-          "flops": float(cost.get("flops", 0.0)) if cost else None}
+          "flops": float(cost["flops"]) if cost and "flops" in cost else None,
+          "peak_device_bytes": _device_peak_bytes()}
   return step, info
+
+
+def _device_peak_bytes():
+  """``peak_bytes_in_use`` of the device allocator (GPU/TPU); None on CPU.
+
+  The allocator's peak is process-wide and never reset, so an entry built after a larger one
+  reports the larger one's peak: compare ``peak_temp_bytes`` across entries, or run one variant.
+  """
+  stats = jax.devices()[0].memory_stats()
+  return int(stats["peak_bytes_in_use"]) if stats and "peak_bytes_in_use" in stats else None
 
 
 def describe_device():
@@ -143,5 +231,5 @@ def describe_device():
 
 
 if __name__ == "__main__":
-  # Adam's bias correction mixes int and float; run with the default (standard) promotion.
+  np.set_printoptions(precision=4)
   protocol.serve(build, describe_device)

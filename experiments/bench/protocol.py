@@ -3,7 +3,9 @@
 The driver writes one JSON object per line to the worker's stdin and reads one JSON reply per line:
 
 * ``{"cmd": "build", "workload": w, "variant": v, "T": t, "batch": b}`` → ``{"ok": true,
-  "compile_s": float, "peak_temp_bytes": int | null, "flops": float | null}``
+  "compile_s": float, "peak_temp_bytes": int | null, "flops": float | null,
+  "peak_device_bytes": int | null}`` (the last optional), or ``{"error": str}`` if the worker
+  cannot build that entry (the driver skips it with a message).
 * ``{"cmd": "step", "key": "w/v"}`` → ``{"ms": float}``: one full train step (forward, backward,
   optimiser update), timed with device synchronisation (``block_until_ready`` / torch CPU is
   synchronous).

@@ -1,0 +1,140 @@
+"""experiments/benchmark.py: the paired-ratio maths, the ANN swap, and the CI command end to end."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+import jsnn.nn as jn
+from experiments import benchmark
+from experiments.bench import fast_grads, jsnn_worker
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def test_paired_ratio_cancels_drift():
+  # The machine slows down 3x halfway; `a` is always 0.8x of `b` in the same round.
+  b = [100.0, 100.0, 300.0, 300.0, 300.0]
+  a = [80.0, 80.0, 240.0, 240.0, 240.0]
+  assert benchmark.paired_ratio(a, b) == pytest.approx(0.8)
+  # The ratio of unpaired medians is off when `a` ran in more slow rounds than `b`.
+  a_late = [80.0, 240.0, 240.0, 240.0, 240.0]
+  assert benchmark.paired_ratio(a_late, [100.0, 300.0, 300.0, 300.0, 300.0]) == pytest.approx(0.8)
+  assert benchmark.paired_ratio([1.0, 2.0, 3.0], [2.0, 2.0, 2.0]) == pytest.approx(1.0)
+  assert benchmark.paired_ratio([3.0, 1.0], [1.0, 1.0]) == pytest.approx(2.0)  # median of 3, 1
+
+
+@pytest.mark.parametrize("a,b", [([], []), ([1.0], [1.0, 2.0])])
+def test_paired_ratio_rejects_unpaired(a, b):
+  with pytest.raises(ValueError, match="equally long"):
+    benchmark.paired_ratio(a, b)
+
+
+def test_summarise_ratios():
+  e = dict(framework="jsnn", variant="snn", flops=2e9)
+  times = {("jsnn", "snn"): [20.0, 30.0, 40.0], ("jsnn", "ann"): [10.0, 20.0, 20.0],
+           ("spikingjelly", "snn"): [40.0, 60.0, 80.0], ("spikingjelly", "ann"): [1.0, 1.0, 1.0]}
+  benchmark._summarise(e, times)
+  assert e["median_ms"] == 30.0 and e["min_ms"] == 20.0 and e["max_ms"] == 40.0
+  assert e["ratio_vs_ann"] == pytest.approx(2.0)          # median of 2, 1.5, 2
+  assert e["ratio_vs_peer"] == {"spikingjelly/snn": pytest.approx(0.5)}
+  assert e["gflops_per_s"] == pytest.approx(2e9 / 30.0 / 1e6)
+
+
+class _Block(nnx.Module):
+  def __init__(self):
+    self.sn = jn.SpikingNeuron(jsnn_worker.sj_lif)
+
+
+class _Net(nnx.Module):  # neurons as an attribute, in a list, and nested in a listed block
+  def __init__(self):
+    self.sn = jn.SpikingNeuron(jsnn_worker.sj_lif)
+    self.layers = nnx.List([jn.SpikingNeuron(jsnn_worker.sj_lif), _Block()])
+
+  def __call__(self, x):
+    return self.layers[1].sn(self.layers[0](self.sn(x)))
+
+
+def test_to_ann_replaces_every_neuron():
+  model = _Net()
+  assert jsnn_worker.to_ann(model) == 3
+  assert not any(isinstance(m, jn.SpikingNeuron) for _, m in nnx.iter_modules(model))
+  x = jnp.asarray([[[-1.0, 2.0]]])
+  np.testing.assert_array_equal(model(x), [[[0.0, 2.0]]])
+
+
+def test_unknown_workload_is_a_usage_error(capsys):
+  with pytest.raises(SystemExit):
+    benchmark.main(["--workload", "nope"])
+  assert "unknown workload" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_conv_cifar_json_ci_command():
+  """The issue's CI command at reduced repeats (jsnn only, 1 thread): JSON with an SNN/ANN ratio."""
+  cmd = [sys.executable, "-m", "experiments.benchmark", "--workload", "conv_cifar", "--json",
+         "--repeats", "3", "--threads", "1", "--variants", "snn,ann"]
+  out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=170, check=True)
+  entries = json.loads(out.stdout)
+  assert {e["variant"] for e in entries} == {"snn", "ann"}
+  for e in entries:
+    missing = [k for k in benchmark.REQUIRED_KEYS if k not in e]
+    assert not missing, missing
+    assert e["workload"] == "conv_cifar" and e["framework"] == "jsnn"
+    assert (e["T"], e["batch"]) == benchmark.WORKLOADS["conv_cifar"]
+    assert 0 < e["min_ms"] <= e["median_ms"] <= e["max_ms"]
+    assert e["peak_temp_bytes"] > 0
+  snn = next(e for e in entries if e["variant"] == "snn")
+  assert snn["ratio_vs_ann"] > 0
+  assert "vs ANN" in out.stderr  # the table goes to stderr in --json mode
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_fast_grads_match_autodiff(stride):
+  kx, kw = jax.random.split(jax.random.key(0))
+  x = jax.random.normal(kx, (2, 7, 6, 3))
+  w = jax.random.normal(kw, (3, 3, 3, 4))
+  pad = ((1, 1), (1, 1))
+  ref = jax.jit(jax.grad(lambda x, w: jnp.sum(jnp.sin(fast_grads._conv(
+      x, w, (stride, stride), pad))), argnums=(0, 1)))(x, w)
+  got = jax.jit(jax.grad(lambda x, w: jnp.sum(jnp.sin(fast_grads.conv(
+      x, w, (stride, stride), pad))), argnums=(0, 1)))(x, w)
+  for r, g in zip(ref, got):
+    np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5)
+  a = jax.random.normal(kx, (5, 3))
+  ref = jax.grad(lambda a, w: jnp.sum(jnp.sin(a @ w)), argnums=(0, 1))(a, w[0, 0])
+  got = jax.grad(lambda a, w: jnp.sum(jnp.sin(fast_grads.dense(a, w))), argnums=(0, 1))(a, w[0, 0])
+  for r, g in zip(ref, got):
+    np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5)
+
+
+class _ConvNet(nnx.Module):
+  def __init__(self):
+    rngs = nnx.Rngs(0)
+    self.convs = nnx.List([jn.Conv(3, 4, 3, stride=2, padding=1, rngs=rngs)])
+    self.fc = jn.Linear(4, 2, rngs=rngs)
+
+  def __call__(self, x):
+    return self.fc(jnp.mean(self.convs[0](x), axis=(-3, -2)))
+
+
+def test_fast_grads_model_swap_keeps_outputs_and_grads():
+  model = _ConvNet()
+  x = jax.random.normal(jax.random.key(1), (2, 3, 8, 8, 3))  # [T, B, H, W, C]
+  loss = nnx.jit(lambda m, x: jnp.sum(jnp.sin(m(x))))
+  ref, ref_g = loss(model, x), nnx.grad(loss)(model, x)
+  assert fast_grads.use_fast_grads(model) == 2
+  np.testing.assert_allclose(loss(model, x), ref, rtol=1e-5)
+  got_g = nnx.grad(loss)(model, x)
+  np.testing.assert_allclose(got_g.convs[0].inner.conv.kernel[...],
+                             ref_g.convs[0].conv.kernel[...], rtol=1e-4, atol=1e-6)
+  np.testing.assert_allclose(got_g.fc.inner.linear.kernel[...], ref_g.fc.linear.kernel[...],
+                             rtol=1e-4, atol=1e-6)
