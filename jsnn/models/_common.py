@@ -10,10 +10,93 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+import jsnn.neurons
 import jsnn.nn as jn
 from jsnn.neurons import Neuron
 
-__all__ = ["NeuronOptions", "ConvNorm", "check_input", "spatial_mean", "preset", "apply_spike_fn"]
+__all__ = ["NeuronOptions", "ConvNorm", "check_input", "spatial_mean", "preset", "apply_spike_fn",
+           "REMAT_MODES", "check_memory_options", "remat_call",
+           "call"]
+
+# The ``remat`` values every zoo model accepts (an int k is chunked time with chunks of k steps).
+REMAT_MODES = (None, "layer", "step", "<int k >= 1>")
+
+
+def check_memory_options(remat, residuals, dtype, *, who: str) -> None:
+  """Validates a model's ``remat`` / ``residuals`` / ``dtype``; the error lists the valid values."""
+  chunk = isinstance(remat, int) and not isinstance(remat, bool) and remat >= 1
+  if not (remat in (None, "layer", "step") or chunk):
+    raise ValueError(f"{who}: remat must be one of {REMAT_MODES}, got {remat!r}.")
+  if residuals not in jsnn.neurons.RESIDUALS:
+    raise ValueError(f"{who}: residuals must be one of {jsnn.neurons.RESIDUALS}, got "
+                     f"{residuals!r}.")
+  if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
+    raise TypeError(f"{who}: dtype must be None or a floating dtype (e.g. jnp.bfloat16), got "
+                    f"{dtype!r}.")
+
+
+def remat_call(enabled: bool, fn: Callable, *args):
+  """``fn(*modules, x)`` for ``args = (*modules, x)``, rematerialised when ``enabled``.
+
+  The backward keeps only ``x`` (and the modules' state) and recomputes ``fn``'s forward just
+  before differentiating it. This is ``jax.checkpoint`` / ``nnx.remat`` with one difference: the
+  recomputation is made to depend on the incoming cotangent (``x + 0·ct``), so XLA cannot hoist it
+  into the forward pass. XLA's CPU scheduler does exactly that with ``jax.checkpoint`` (the
+  optimisation barrier is dropped before scheduling), which leaves peak memory unchanged. The
+  modules' state (BatchNorm statistics, dropout RNG counts, sown values) is threaded through;
+  gradients equal plain autodiff's (``+ 0`` is exact).
+  """
+  if not enabled:
+    return fn(*args)
+  *modules, x = args
+  graphdef, state = nnx.split(tuple(modules))
+  leaves, treedef = jax.tree.flatten(state)
+  is_diff = [jnp.issubdtype(jnp.result_type(v), jnp.floating) for v in leaves]
+  diff = [v for v, d in zip(leaves, is_diff) if d]
+  other = [v for v, d in zip(leaves, is_diff) if not d]
+  new_def = []
+
+  def pure(diff, other, x):
+    diff, other = iter(diff), iter(other)
+    st = jax.tree.unflatten(treedef, [next(diff) if d else next(other) for d in is_diff])
+    mods = nnx.merge(graphdef, st)
+    out = fn(*mods, x)
+    new_leaves, nd = jax.tree.flatten(nnx.split(mods)[1])
+    new_def[:] = [nd]
+    return out, new_leaves
+
+  out, new_leaves = _late_remat(pure)(diff, other, x)
+  nnx.update(tuple(modules), jax.tree.unflatten(new_def[0], new_leaves))
+  return out
+
+
+def _late_remat(pure: Callable) -> Callable:
+  """``pure(diff, other, x)`` with a backward that recomputes it after the cotangent arrives."""
+
+  @jax.custom_vjp
+  def f(diff, other, x):
+    return pure(diff, other, x)
+
+  def fwd(diff, other, x):
+    return pure(diff, other, x), (diff, other, x)
+
+  def bwd(res, ct):
+    diff, other, x = res
+    floats = [c for c in jax.tree.leaves(ct) if jnp.issubdtype(c.dtype, jnp.floating)]
+    zero = floats[0].ravel()[0] * 0 if floats else None
+    if zero is not None:
+      x = jax.tree.map(lambda a: a + zero.astype(a.dtype), x)
+    _, vjp = jax.vjp(lambda d, x: pure(d, other, x), diff, x)
+    d_diff, d_x = vjp(ct)
+    return d_diff, [None] * len(other), d_x
+
+  f.defvjp(fwd, bwd)
+  return f
+
+
+def call(module: Callable, x: jax.Array) -> jax.Array:
+  """``module(x)`` (the function :func:`remat_call` wraps for one block)."""
+  return module(x)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,17 +108,24 @@ class NeuronOptions:
     surrogate: replaces the neuron's surrogate (e.g. AdaLi's in VGGSNN); None keeps it.
     learnable: neuron constants to learn per layer (``("w",)`` for PLIF).
     learn_surrogate: learn the surrogate's shape parameters (PSG).
+    remat: the model's ``remat``; ``"step"`` / an int reach every neuron's time scan
+      (``"layer"`` is applied by the model around whole blocks).
+    residuals: every neuron's ``residuals`` (``"default"`` / ``"minimal"``).
   """
 
   neuron: Neuron | Callable[[], Neuron]
   surrogate: Any = None
   learnable: tuple[str, ...] = ()
   learn_surrogate: bool = False
+  remat: str | int | None = None
+  residuals: str = "default"
 
   def layer(self) -> jn.SpikingNeuron:
     """A new spiking layer (its own constants / learned parameters)."""
     return jn.SpikingNeuron(self.neuron, spike_fn=self.surrogate, learnable=tuple(self.learnable),
-                            learn_surrogate=self.learn_surrogate)
+                            learn_surrogate=self.learn_surrogate,
+                            remat=None if self.remat == "layer" else self.remat,
+                            residuals=self.residuals)
 
 
 class ConvNorm(nnx.Module):
@@ -46,14 +136,16 @@ class ConvNorm(nnx.Module):
     kernel_init, bias_init: initialisers (None: PyTorch defaults).
     norm: a ``jsnn.nn.NORM_KINDS`` name.
     T: time steps (TEBN needs it).
+    dtype: compute dtype of the conv (None: the input's); the norm runs in the input's dtype.
     rngs: NNX streams.
   """
 
   def __init__(self, cin: int, cout: int, kernel_size: int, *, stride: int = 1, padding: int = 0,
                use_bias: bool = False, kernel_init=None, bias_init=None, norm: str = "time_merged",
-               T: int | None = None, rngs: nnx.Rngs):
+               T: int | None = None, dtype=None, rngs: nnx.Rngs):
     self.conv = jn.Conv(cin, cout, kernel_size, stride=stride, padding=padding,
-                        use_bias=use_bias, kernel_init=kernel_init, bias_init=bias_init, rngs=rngs)
+                        use_bias=use_bias, kernel_init=kernel_init, bias_init=bias_init,
+                        dtype=dtype, rngs=rngs)
     self.bn = jn.make_norm(norm, cout, T=T)
 
   def __call__(self, x: jax.Array) -> jax.Array:

@@ -17,6 +17,7 @@ surrogate modules (:class:`SurrogateBlock`) can be attached after any block.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Sequence
 
 import jax
@@ -24,8 +25,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 import jsnn.nn as jn
-from jsnn.models._common import (ConvNorm, NeuronOptions, apply_spike_fn, check_input,
-                                  spatial_mean)
+from jsnn.models._common import (ConvNorm, NeuronOptions, apply_spike_fn, call, check_input,
+                                  check_memory_options, remat_call, spatial_mean)
 
 __all__ = ["BasicBlock", "SurrogateBlock", "SpikingResNet", "STEMS", "CONNECTS"]
 
@@ -41,12 +42,13 @@ class BasicBlock(nnx.Module):
     stride: stride of the first 3×3 conv and of the downsample.
     connect: ``"add"`` (spiking ResNet) or ``"sew_add"`` (SEW ADD).
     conv_init: kernel initialiser of every conv (None: PyTorch default).
-    norm: normalisation kind; T: steps; neurons: :class:`NeuronOptions`; rngs: NNX streams.
+    norm: normalisation kind; T: steps; neurons: :class:`NeuronOptions`; dtype: conv compute
+      dtype; rngs: NNX streams.
   """
 
   def __init__(self, cin: int, cout: int, stride: int, *, connect: str, conv_init, norm: str,
-               T: int, neurons: NeuronOptions, rngs: nnx.Rngs):
-    kw = dict(kernel_init=conv_init, norm=norm, T=T, rngs=rngs)
+               T: int, neurons: NeuronOptions, dtype=None, rngs: nnx.Rngs):
+    kw = dict(kernel_init=conv_init, norm=norm, T=T, dtype=dtype, rngs=rngs)
     self.connect = connect
     self.cn1 = ConvNorm(cin, cout, 3, stride=stride, padding=1, **kw)
     self.sn1 = neurons.layer()
@@ -160,6 +162,16 @@ class SpikingResNet(nnx.Module):
     detach: stop the surrogate modules' gradient at their input (the trunk then receives none).
     detach_trunk: SML's ``use_detach=True``: cut the *trunk* after each attachment point.
     name: used in error messages.
+    remat: memory-bounded BPTT, one of ``jsnn.models._common.REMAT_MODES``: None (plain
+      autodiff); ``"layer"``: rematerialise every stem unit (conv -> BN -> SN) and BasicBlock
+      (the backward keeps only its input); ``"step"``: each neuron step rematerialised; an int
+      ``k``: chunked time in every neuron (``T % k == 0``). Gradients are unchanged.
+    residuals: every neuron's ``residuals`` (``"default"`` / ``"minimal"``, see
+      :func:`jsnn.neurons.run`).
+    dtype: compute dtype of the convs and linears that read spikes (e.g. ``jnp.bfloat16``;
+      operands cast, float32 accumulation, see :class:`jsnn.nn.Conv`). The first conv, which reads
+      the analog input, norms and membrane potentials stay in the input's dtype (float32): the
+      image rounded to bfloat16 alone flips ~0.14% of first-layer spikes. None: no casts.
     rngs: NNX streams.
   """
 
@@ -171,7 +183,11 @@ class SpikingResNet(nnx.Module):
                input_size: Sequence[int] | None = (32, 32), in_channels: int = 3,
                sb_after: Sequence[int] = (), sb_kernels: Sequence[Sequence[int]] | None = None,
                sb_width: int = 256, detach: bool = False, detach_trunk: bool = False,
-               name: str = "SpikingResNet", rngs: nnx.Rngs):
+               name: str = "SpikingResNet", remat: str | int | None = None,
+               residuals: str = "default", dtype=None, rngs: nnx.Rngs):
+    check_memory_options(remat, residuals, dtype, who=name)
+    neurons = dataclasses.replace(neurons, remat=remat, residuals=residuals)
+    self.remat_layers = remat == "layer"
     if stem not in STEMS:
       raise ValueError(f"{name}: stem must be one of {STEMS}, got {stem!r}.")
     if connect not in CONNECTS:
@@ -190,11 +206,12 @@ class SpikingResNet(nnx.Module):
     for depth, width, stride in zip(depths, widths, strides):
       for i in range(depth):
         blocks.append(BasicBlock(cin, width, stride if i == 0 else 1, connect=connect,
-                                 conv_init=conv_init, norm=norm, T=T, neurons=neurons, rngs=rngs))
+                                 conv_init=conv_init, norm=norm, T=T, neurons=neurons,
+                                 dtype=dtype, rngs=rngs))
         channels.append(width)
         cin = width
     self.blocks = nnx.List(blocks)
-    head = dict(kernel_init=linear_init, bias_init=linear_bias_init, rngs=rngs)
+    head = dict(kernel_init=linear_init, bias_init=linear_bias_init, dtype=dtype, rngs=rngs)
     if head_hidden is None:
       self.fc1, self.fc_sn = None, None
       self.fc = jn.Linear(cin, num_classes, **head)
@@ -233,12 +250,12 @@ class SpikingResNet(nnx.Module):
     h = check_input(x, T=self.T, input_kind=self.input_kind, input_size=self.input_size,
                     in_channels=self.in_channels, who=self.model_name)
     apply_spike_fn(self, spike_fn)
-    h = self.stem_sn(self.stem(h))
+    h = remat_call(self.remat_layers, _stem_unit, self.stem, self.stem_sn, h)
     if self.stem_kind == "imagenet_maxpool":
       h = jn.max_pool(h, 3, 2, padding=1)
     aux = []
     for i, block in enumerate(self.blocks, start=1):
-      h = block(h)
+      h = remat_call(self.remat_layers, call, block, h)
       if i in self.sb_after:
         sb = self.surrogate_blocks[self.sb_after.index(i)]
         aux.append(sb(jax.lax.stop_gradient(h) if self.detach else h))
@@ -249,3 +266,7 @@ class SpikingResNet(nnx.Module):
       h = self.fc_sn(self.fc1(h))
     out = self.fc(h)
     return [out] + aux if self.sb_after else out
+
+
+def _stem_unit(stem, stem_sn, x):
+  return stem_sn(stem(x))

@@ -26,7 +26,8 @@ from flax import nnx
 
 import jsnn.neurons
 import jsnn.nn as jn
-from jsnn.models._common import ConvNorm, NeuronOptions, apply_spike_fn, check_input, preset
+from jsnn.models._common import (ConvNorm, NeuronOptions, apply_spike_fn, check_input,
+                                  check_memory_options, preset, remat_call)
 
 __all__ = ["Model", "DVSGestureNet", "voting"]
 
@@ -52,6 +53,16 @@ class Model(nnx.Module):
     dropout: dropout rate of the two dense dropouts (0.5).
     norm: normalisation kind (``"time_merged"``).
     input_kind, input_size, in_channels: expected input (``"frames"``, ``(128, 128)``, 2).
+    remat: memory-bounded BPTT, one of ``jsnn.models._common.REMAT_MODES``: None (plain
+      autodiff); ``"layer"``: rematerialise every conv -> BN -> neuron -> max-pool stage
+      (the backward keeps only its input); ``"step"``: each neuron step rematerialised; an int
+      ``k``: chunked time in every neuron (``T % k == 0``). Gradients are unchanged.
+    residuals: every neuron's ``residuals`` (``"default"`` / ``"minimal"``, see
+      :func:`jsnn.neurons.run`).
+    dtype: compute dtype of the convs and linears that read spikes (e.g. ``jnp.bfloat16``;
+      operands cast, float32 accumulation, see :class:`jsnn.nn.Conv`). The first conv, which reads
+      the analog input, norms and membrane potentials stay in the input's dtype (float32): the
+      image rounded to bfloat16 alone flips ~0.14% of first-layer spikes. None: no casts.
     rngs: NNX streams.
   """
 
@@ -61,23 +72,28 @@ class Model(nnx.Module):
                channels: int = 128, num_convs: int = 5, hidden: int = 512,
                voting_group: int = 10, dropout: float = 0.5, norm: str = "time_merged",
                input_kind: str = "frames", input_size: Sequence[int] = (128, 128),
-               in_channels: int = 2, rngs: nnx.Rngs):
-    neurons = NeuronOptions(neuron, surrogate, tuple(learnable), learn_surrogate)
+               in_channels: int = 2, remat: str | int | None = None,
+               residuals: str = "default", dtype=None, rngs: nnx.Rngs):
+    check_memory_options(remat, residuals, dtype, who="dvs_gesture_net.Model")
+    neurons = NeuronOptions(neuron, surrogate, tuple(learnable), learn_surrogate, remat,
+                            residuals)
+    self.remat_layers = remat == "layer"
     self.T, self.input_kind, self.in_channels = T, input_kind, in_channels
     self.input_size = tuple(input_size)
     self.voting_group = voting_group
     convs, sns, cin = [], [], in_channels
     for _ in range(num_convs):
-      convs.append(ConvNorm(cin, channels, 3, padding=1, norm=norm, T=T, rngs=rngs))
+      convs.append(ConvNorm(cin, channels, 3, padding=1, norm=norm, T=T,
+                            dtype=dtype if convs else None, rngs=rngs))
       sns.append(neurons.layer())
       cin = channels
     self.convs, self.conv_sns = nnx.List(convs), nnx.List(sns)
     side = [s // 2 ** num_convs for s in self.input_size]
     self.drop1 = jn.Dropout(dropout, rngs=rngs)
-    self.fc1 = jn.Linear(channels * side[0] * side[1], hidden, rngs=rngs)
+    self.fc1 = jn.Linear(channels * side[0] * side[1], hidden, dtype=dtype, rngs=rngs)
     self.sn1 = neurons.layer()
     self.drop2 = jn.Dropout(dropout, rngs=rngs)
-    self.fc2 = jn.Linear(hidden, num_classes * voting_group, rngs=rngs)
+    self.fc2 = jn.Linear(hidden, num_classes * voting_group, dtype=dtype, rngs=rngs)
     self.sn2 = neurons.layer()
 
   def __call__(self, x: jax.Array, *, spike_fn: Any = None) -> jax.Array:
@@ -92,10 +108,14 @@ class Model(nnx.Module):
                     in_channels=self.in_channels, who="dvs_gesture_net.Model")
     apply_spike_fn(self, spike_fn)
     for conv, sn in zip(self.convs, self.conv_sns):
-      h = jn.max_pool(sn(conv(h)), 2)
+      h = remat_call(self.remat_layers, _stage, conv, sn, h)
     h = self.sn1(self.fc1(self.drop1(jn.flatten(h))))
     h = self.sn2(self.fc2(self.drop2(h)))
     return voting(h, self.voting_group)
+
+
+def _stage(conv, sn, x):
+  return jn.max_pool(sn(conv(x)), 2)
 
 
 DVSGestureNet = preset(Model, "SpikingJelly DVSGestureNet (DVS128 Gesture frames 128×128×2; AdaLi: "

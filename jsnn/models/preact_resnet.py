@@ -30,7 +30,8 @@ from flax import nnx
 
 import jsnn.neurons
 import jsnn.nn as jn
-from jsnn.models._common import NeuronOptions, apply_spike_fn, check_input, preset
+from jsnn.models._common import (NeuronOptions, apply_spike_fn, call, check_input,
+                                  check_memory_options, preset, remat_call)
 
 __all__ = ["Model", "PreActBlock", "ResNet18", "ResNet34"]
 
@@ -39,8 +40,8 @@ class PreActBlock(nnx.Module):
   """Pre-activation spiking BasicBlock (module docstring)."""
 
   def __init__(self, cin: int, cout: int, stride: int, *, dropout: float, norm: str, T: int,
-               neurons: NeuronOptions, rngs: nnx.Rngs):
-    conv = dict(use_bias=True, kernel_init=jn.kaiming_normal_fan_out(), rngs=rngs)
+               neurons: NeuronOptions, dtype=None, rngs: nnx.Rngs):
+    conv = dict(use_bias=True, kernel_init=jn.kaiming_normal_fan_out(), dtype=dtype, rngs=rngs)
     self.bn1 = jn.make_norm(norm, cin, T=T)
     self.sn1 = neurons.layer()
     self.conv1 = jn.Conv(cin, cout, 3, stride=stride, padding=1, **conv)
@@ -69,6 +70,16 @@ class Model(nnx.Module):
     dropout: time-shared dropout rate (``neuron_dropout``, 0 in the CIFAR runs).
     norm: normalisation kind (``"per_step"``).
     input_kind, input_size, in_channels: expected input (``"image"``, ``(32, 32)``, 3).
+    remat: memory-bounded BPTT, one of ``jsnn.models._common.REMAT_MODES``: None (plain
+      autodiff), ``"layer"`` (every PreActBlock rematerialised: the backward keeps its input only),
+      ``"step"`` (each neuron step rematerialised) or an int ``k`` (chunked time in every neuron,
+      ``T % k == 0``). Gradients are unchanged.
+    residuals: every neuron's ``residuals`` (``"default"`` / ``"minimal"``, see
+      :func:`jsnn.neurons.run`).
+    dtype: compute dtype of the convs and linears that read spikes (e.g. ``jnp.bfloat16``;
+      operands cast, float32 accumulation, see :class:`jsnn.nn.Conv`). The first conv, which reads
+      the analog input, norms and membrane potentials stay in the input's dtype (float32): the
+      image rounded to bfloat16 alone flips ~0.14% of first-layer spikes. None: no casts.
     rngs: NNX streams.
   """
 
@@ -77,8 +88,13 @@ class Model(nnx.Module):
                learn_surrogate: bool = False, depths: Sequence[int] = (2, 2, 2, 2),
                widths: Sequence[int] = (64, 128, 256, 512), stem_width: int = 64,
                dropout: float = 0.0, norm: str = "per_step", input_kind: str = "image",
-               input_size: Sequence[int] = (32, 32), in_channels: int = 3, rngs: nnx.Rngs):
-    neurons = NeuronOptions(neuron, surrogate, tuple(learnable), learn_surrogate)
+               input_size: Sequence[int] = (32, 32), in_channels: int = 3,
+               remat: str | int | None = None,
+               residuals: str = "default", dtype=None, rngs: nnx.Rngs):
+    check_memory_options(remat, residuals, dtype, who="preact_resnet.Model")
+    neurons = NeuronOptions(neuron, surrogate, tuple(learnable), learn_surrogate, remat,
+                            residuals)
+    self.remat_layers = remat == "layer"
     self.T, self.input_kind, self.in_channels = T, input_kind, in_channels
     self.input_size = tuple(input_size)
     self.conv1 = jn.Conv(in_channels, stem_width, 3, padding=1, use_bias=False,
@@ -88,7 +104,7 @@ class Model(nnx.Module):
       for j in range(depth):
         stride = 2 if i > 0 and j == 0 else 1
         blocks.append(PreActBlock(cin, width, stride, dropout=dropout, norm=norm, T=T,
-                                  neurons=neurons, rngs=rngs))
+                                  neurons=neurons, dtype=dtype, rngs=rngs))
         cin = width
     self.blocks = nnx.List(blocks)
     self.bn = jn.make_norm(norm, cin, T=T)
@@ -96,7 +112,7 @@ class Model(nnx.Module):
     self.drop = jn.Dropout(dropout, rngs=rngs if dropout > 0 else None)
     side = [s // 2 ** (len(depths) - 1) for s in self.input_size]
     flat = cin * ((side[0] - 4) // 4 + 1) * ((side[1] - 4) // 4 + 1)
-    self.linear = jn.Linear(flat, num_classes, bias_init=jn.zeros(), rngs=rngs)
+    self.linear = jn.Linear(flat, num_classes, bias_init=jn.zeros(), dtype=dtype, rngs=rngs)
 
   def __call__(self, x: jax.Array, *, spike_fn: Any = None) -> jax.Array:
     """Images ``[B, 32, 32, 3]`` -> per-step logits ``[T, B, classes]``.
@@ -111,7 +127,7 @@ class Model(nnx.Module):
     apply_spike_fn(self, spike_fn)
     h = self.conv1(h)
     for block in self.blocks:
-      h = block(h)
+      h = remat_call(self.remat_layers, call, block, h)
     h = jn.avg_pool(self.sn(self.bn(h)), 4)
     return self.linear(self.drop(jn.flatten(h)))
 

@@ -42,6 +42,7 @@ class Model(SpikingResNet):
     depths, widths: stages.
     norm: normalisation kind.
     input_kind, input_size, in_channels: expected input (``"image"``, ``(32, 32)``, 3).
+    remat, residuals, dtype: memory and precision options (see ``_resnet.SpikingResNet``).
     rngs: NNX streams.
   """
 
@@ -51,7 +52,8 @@ class Model(SpikingResNet):
                depths: Sequence[int] = (2, 2, 2, 2), widths: Sequence[int] = (64, 128, 256, 512),
                stem_width: int = 64, norm: str = "time_merged", input_kind: str = "image",
                input_size: Sequence[int] | None = (32, 32), in_channels: int = 3,
-               rngs: nnx.Rngs):
+               remat: str | int | None = None,
+               residuals: str = "default", dtype=None, rngs: nnx.Rngs):
     super().__init__(
         num_classes=num_classes, T=T, depths=depths, widths=widths,
         strides=(1,) + (2,) * (len(depths) - 1),
@@ -59,7 +61,8 @@ class Model(SpikingResNet):
         stem="cifar", stem_width=stem_width, connect="add",
         conv_init=jn.kaiming_normal_fan_out(), linear_init=jn.normal(1.0 / widths[-1]),
         linear_bias_init=jn.zeros(), norm=norm, input_kind=input_kind, input_size=input_size,
-        in_channels=in_channels, name="resnet_cifar.Model", rngs=rngs)
+        in_channels=in_channels, name="resnet_cifar.Model", remat=remat, residuals=residuals,
+        dtype=dtype, rngs=rngs)
 
 
 ResNet18 = preset(Model, "AdaLi resnet18_cifar (CIFAR-10, 32×32×3, IF neurons, T = 4).",

@@ -45,6 +45,7 @@ class Model(SpikingResNet):
     depths, widths, stem_width: stages (ResNet-34: ``(3, 4, 6, 3)``, ``(64, 128, 256, 512)``, 64).
     norm: normalisation kind.
     input_kind, input_size, in_channels: expected input (``"image"``, ``(224, 224)``, 3).
+    remat, residuals, dtype: memory and precision options (see ``_resnet.SpikingResNet``).
     rngs: NNX streams.
   """
 
@@ -55,14 +56,16 @@ class Model(SpikingResNet):
                widths: Sequence[int] = (64, 128, 256, 512), stem_width: int = 64,
                norm: str = "time_merged", input_kind: str = "image",
                input_size: Sequence[int] | None = (224, 224), in_channels: int = 3,
-               rngs: nnx.Rngs):
+               remat: str | int | None = None,
+               residuals: str = "default", dtype=None, rngs: nnx.Rngs):
     super().__init__(
         num_classes=num_classes, T=T, depths=depths, widths=widths,
         strides=(1,) + (2,) * (len(depths) - 1),
         neurons=NeuronOptions(neuron, surrogate, tuple(learnable), learn_surrogate),
         stem="imagenet_maxpool", stem_width=stem_width, connect=connect,
         conv_init=jn.kaiming_normal_fan_out(), norm=norm, input_kind=input_kind,
-        input_size=input_size, in_channels=in_channels, name="sew_resnet.Model", rngs=rngs)
+        input_size=input_size, in_channels=in_channels, name="sew_resnet.Model", remat=remat,
+        residuals=residuals, dtype=dtype, rngs=rngs)
 
 
 SpikingResNet34 = preset(Model, "Spiking ResNet-34 (ImageNet 224×224; TET row: T = 6).",

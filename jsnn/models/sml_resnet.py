@@ -65,6 +65,7 @@ class Model(SpikingResNet):
     input_kind, input_size, in_channels: expected input (CIFAR ``"image"``, ``(32, 32)``, 3;
       CIFAR10-DVS: ``"frames"``, size, 2 — the script's ``Conv2d(2, 64, 3, 1, 1)`` stem).
     sb_after, sb_kernels, sb_width, detach, detach_trunk: surrogate modules (module docstring).
+    remat, residuals, dtype: memory and precision options (see ``_resnet.SpikingResNet``).
     rngs: NNX streams.
   """
 
@@ -77,7 +78,8 @@ class Model(SpikingResNet):
                input_kind: str = "image", input_size: Sequence[int] | None = (32, 32),
                in_channels: int = 3, sb_after: Sequence[int] = (),
                sb_kernels: Sequence[Sequence[int]] | None = None, sb_width: int = 256,
-               detach: bool = False, detach_trunk: bool = False, rngs: nnx.Rngs):
+               detach: bool = False, detach_trunk: bool = False, remat: str | int | None = None,
+               residuals: str = "default", dtype=None, rngs: nnx.Rngs):
     if first_stride is None:
       first_stride = 1 if stem == "cifar" else 2
     super().__init__(
@@ -88,7 +90,7 @@ class Model(SpikingResNet):
         conv_init=jn.kaiming_normal_fan_out(), norm=norm, input_kind=input_kind,
         input_size=input_size, in_channels=in_channels, sb_after=sb_after,
         sb_kernels=sb_kernels, sb_width=sb_width, detach=detach, detach_trunk=detach_trunk,
-        name="sml_resnet.Model", rngs=rngs)
+        name="sml_resnet.Model", remat=remat, residuals=residuals, dtype=dtype, rngs=rngs)
 
 
 _R18 = dict(depths=(2, 2, 2, 2), widths=(64, 128, 256, 512))

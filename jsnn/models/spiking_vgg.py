@@ -30,7 +30,8 @@ from flax import nnx
 
 import jsnn.neurons
 import jsnn.nn as jn
-from jsnn.models._common import ConvNorm, NeuronOptions, apply_spike_fn, check_input, preset
+from jsnn.models._common import (ConvNorm, NeuronOptions, apply_spike_fn, call, check_input,
+                                  check_memory_options, preset, remat_call)
 
 __all__ = ["Model", "VGG11", "VGG13", "VGG11DVSCIFAR10", "VGG11Gesture", "VGG13TinyImageNet",
            "CFGS"]
@@ -45,10 +46,10 @@ CFGS = {
 class _ConvUnit(nnx.Module):
   """``Conv2d(k3, p1, bias=0-init) -> BN -> neuron -> Dropout``."""
 
-  def __init__(self, cin, cout, *, dropout, norm, T, neurons: NeuronOptions, rngs):
+  def __init__(self, cin, cout, *, dropout, norm, T, neurons: NeuronOptions, dtype, rngs):
     self.cn = ConvNorm(cin, cout, 3, padding=1, use_bias=True,
                        kernel_init=jn.kaiming_normal_fan_out(), bias_init=jn.zeros(), norm=norm,
-                       T=T, rngs=rngs)
+                       T=T, dtype=dtype, rngs=rngs)
     self.sn = neurons.layer()
     self.drop = jn.Dropout(dropout, rngs=rngs if dropout > 0 else None)
 
@@ -68,6 +69,16 @@ class Model(nnx.Module):
     norm: normalisation kind (``"per_step"`` as CLIF).
     pool_size: adaptive pool output (7).
     input_kind, input_size, in_channels: expected input (``"frames"``, ``(48, 48)``, 2).
+    remat: memory-bounded BPTT, one of ``jsnn.models._common.REMAT_MODES``: None (plain
+      autodiff); ``"layer"``: rematerialise every conv -> BN -> neuron -> dropout unit
+      (the backward keeps only its input); ``"step"``: each neuron step rematerialised; an int
+      ``k``: chunked time in every neuron (``T % k == 0``). Gradients are unchanged.
+    residuals: every neuron's ``residuals`` (``"default"`` / ``"minimal"``, see
+      :func:`jsnn.neurons.run`).
+    dtype: compute dtype of the convs and linears that read spikes (e.g. ``jnp.bfloat16``;
+      operands cast, float32 accumulation, see :class:`jsnn.nn.Conv`). The first conv, which reads
+      the analog input, norms and membrane potentials stay in the input's dtype (float32): the
+      image rounded to bfloat16 alone flips ~0.14% of first-layer spikes. None: no casts.
     rngs: NNX streams (``params``; ``dropout`` or ``default`` for the masks).
   """
 
@@ -76,8 +87,12 @@ class Model(nnx.Module):
                learn_surrogate: bool = False, cfg: Sequence = CFGS["VGG11"],
                dropout: float = 0.0, norm: str = "per_step", pool_size: int = 7,
                input_kind: str = "frames", input_size: Sequence[int] | None = (48, 48),
-               in_channels: int = 2, rngs: nnx.Rngs):
-    neurons = NeuronOptions(neuron, surrogate, tuple(learnable), learn_surrogate)
+               in_channels: int = 2, remat: str | int | None = None,
+               residuals: str = "default", dtype=None, rngs: nnx.Rngs):
+    check_memory_options(remat, residuals, dtype, who="spiking_vgg.Model")
+    neurons = NeuronOptions(neuron, surrogate, tuple(learnable), learn_surrogate, remat,
+                            residuals)
+    self.remat_layers = remat == "layer"
     self.T, self.input_kind, self.in_channels = T, input_kind, in_channels
     self.input_size = None if input_size is None else tuple(input_size)
     self.cfg = tuple(tuple(stage) for stage in cfg)
@@ -87,11 +102,12 @@ class Model(nnx.Module):
       for item in stage:
         if item != "M":
           units.append(_ConvUnit(cin, item, dropout=dropout, norm=norm, T=T, neurons=neurons,
-                                 rngs=rngs))
+                                 dtype=dtype if units else None, rngs=rngs))
           cin = item
     self.units = nnx.List(units)
     self.classifier = jn.Linear(cin * pool_size * pool_size, num_classes,
-                                kernel_init=jn.normal(0.01), bias_init=jn.zeros(), rngs=rngs)
+                                kernel_init=jn.normal(0.01), bias_init=jn.zeros(), dtype=dtype,
+                                rngs=rngs)
 
   def __call__(self, x: jax.Array, *, spike_fn: Any = None) -> jax.Array:
     """Frames ``[T, B, H, W, C]`` (or images ``[B, H, W, C]``) -> logits ``[T, B, classes]``.
@@ -107,7 +123,8 @@ class Model(nnx.Module):
     units = iter(self.units)
     for stage in self.cfg:
       for item in stage:
-        h = jn.avg_pool(h, 2) if item == "M" else next(units)(h)
+        h = jn.avg_pool(h, 2) if item == "M" else remat_call(self.remat_layers, call,
+                                                              next(units), h)
     h = jn.adaptive_avg_pool(h, self.pool_size)
     return self.classifier(jn.flatten(h))
 

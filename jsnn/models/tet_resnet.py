@@ -46,6 +46,7 @@ class Model(SpikingResNet):
       ``(128, 256, 512)``, 64, 256).
     norm: normalisation kind (``"time_merged"`` as TET).
     input_kind, input_size, in_channels: expected input (``"image"``, ``(32, 32)``, 3).
+    remat, residuals, dtype: memory and precision options (see ``_resnet.SpikingResNet``).
     rngs: NNX streams.
   """
 
@@ -55,14 +56,16 @@ class Model(SpikingResNet):
                depths: Sequence[int] = (3, 3, 2), widths: Sequence[int] = (128, 256, 512),
                stem_width: int = 64, head_hidden: int = 256, norm: str = "time_merged",
                input_kind: str = "image", input_size: Sequence[int] | None = (32, 32),
-               in_channels: int = 3, rngs: nnx.Rngs):
+               in_channels: int = 3, remat: str | int | None = None,
+               residuals: str = "default", dtype=None, rngs: nnx.Rngs):
     super().__init__(
         num_classes=num_classes, T=T, depths=depths, widths=widths,
         strides=(1,) + (2,) * (len(depths) - 1),
         neurons=NeuronOptions(neuron, surrogate, tuple(learnable), learn_surrogate),
         stem="cifar", stem_width=stem_width, connect="add", head_hidden=head_hidden,
         conv_init=None, norm=norm, input_kind=input_kind, input_size=input_size,
-        in_channels=in_channels, name="tet_resnet.Model", rngs=rngs)
+        in_channels=in_channels, name="tet_resnet.Model", remat=remat, residuals=residuals,
+        dtype=dtype, rngs=rngs)
 
 
 ResNet19 = preset(Model, "TET ResNet-19 (CIFAR-10/100, 32×32×3 images, direct encoding).",

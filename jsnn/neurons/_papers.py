@@ -26,12 +26,14 @@ References:
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jsnn.neurons._residuals import SplitStep, register_split
 from jsnn.neurons._run import align_params, exact_div
 from jsnn.neurons._spikingjelly import LIFState
 
@@ -67,10 +69,26 @@ def decay_lif_step(state: LIFState, x: jax.Array, *, params: DecayLIFParams, spi
     ``(LIFState(v), spikes [B, ...])``.
   """
   p = align_params(params, x)
-  mem = state.v * p.decay + x
+  return _decay_post(_decay_charge(state, x, p), p, spike_fn, detach_reset)
+
+
+def _decay_charge(state: LIFState, x: jax.Array, p: DecayLIFParams) -> jax.Array:
+  return state.v * p.decay + x
+
+
+def _decay_post(mem, p, spike_fn, detach_reset=False):
   s = spike_fn(mem - p.v_th)
   s_d = jax.lax.stop_gradient(s) if detach_reset else s
   return LIFState((1.0 - s_d) * mem), s
+
+
+@functools.lru_cache(maxsize=None)
+def _decay_split(detach_reset: bool = False) -> SplitStep:
+  return SplitStep(_decay_charge, functools.partial(_decay_post, detach_reset=detach_reset),
+                   x_in_param_grads=False)
+
+
+register_split(decay_lif_step, _decay_split)
 
 
 class CLIFState(NamedTuple):

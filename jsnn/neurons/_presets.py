@@ -54,14 +54,14 @@ class Neuron:
     return self.init(self.params, like)
 
   def __call__(self, xs: ArrayLike, *, state=None, trace: bool = False,
-               remat: str | int | None = None):
+               remat: str | int | None = None, residuals: str = "default"):
     """Runs the neuron over time-major ``xs [T, B, ...]``; see :func:`jsnn.neurons.run`."""
     if state is None:
       xs = jax.numpy.asarray(xs)
       if xs.ndim < 2:
         raise ValueError(f"expected time-major xs [T, B, ...], got shape {xs.shape}.")
       state = self.init_state(xs[0])
-    return run(self.bound_step(), state, xs, trace=trace, remat=remat)
+    return run(self.bound_step(), state, xs, trace=trace, remat=remat, residuals=residuals)
 
   def replace(self, **changes) -> "Neuron":
     """A copy with some fields replaced (e.g. another ``spike_fn`` or ``params``)."""

@@ -22,6 +22,7 @@ Reference: Fang et al., *SpikingJelly*, Science Advances 2023; PLIF: Fang et al.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -29,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jsnn.neurons._residuals import SplitStep, register_split
 from jsnn.neurons._run import align_params, exact_div
 from jsnn.surrogate import SJ_VERSIONS
 
@@ -121,7 +123,12 @@ def if_step(state: LIFState, x: jax.Array, *, params: IFParams, spike_fn,
     ``(LIFState(v), spikes [B, ...])``.
   """
   p = align_params(params, x)
-  return _fire_and_reset(state.v + x, p, spike_fn, detach_reset)
+  return _fire_and_reset(_if_charge(state, x, p), p, spike_fn, detach_reset)
+
+
+def _if_charge(state, x, p):
+  del p
+  return state.v + x
 
 
 def _charge(v, x, k, p, decay_input, sj_version, divide):
@@ -162,8 +169,12 @@ def lif_step(state: LIFState, x: jax.Array, *, params: LIFParams, spike_fn,
   """
   _check_version(sj_version)
   p = align_params(params, x)
-  h = _charge(state.v, x, p.tau, p, decay_input, sj_version, divide=True)
+  h = _lif_charge(state, x, p, decay_input=decay_input, sj_version=sj_version)
   return _fire_and_reset(h, p, spike_fn, detach_reset)
+
+
+def _lif_charge(state, x, p, *, decay_input, sj_version):
+  return _charge(state.v, x, p.tau, p, decay_input, sj_version, divide=True)
 
 
 def plif_step(state: LIFState, x: jax.Array, *, params: PLIFParams, spike_fn,
@@ -176,6 +187,39 @@ def plif_step(state: LIFState, x: jax.Array, *, params: PLIFParams, spike_fn,
   """
   _check_version(sj_version)
   p = align_params(params, x)
-  k = jax.nn.sigmoid(p.w)
-  h = _charge(state.v, x, k, p, decay_input, sj_version, divide=False)
+  h = _plif_charge(state, x, p, decay_input=decay_input, sj_version=sj_version)
   return _fire_and_reset(h, p, spike_fn, detach_reset)
+
+
+def _plif_charge(state, x, p, *, decay_input, sj_version):
+  k = jax.nn.sigmoid(p.w)
+  return _charge(state.v, x, k, p, decay_input, sj_version, divide=False)
+
+
+# Charge / fire-and-reset splits for run(..., residuals="minimal"). The charges are affine in x;
+# only decay_input=True puts x into the gradient of tau / w.
+@functools.lru_cache(maxsize=None)
+def _if_split(detach_reset: bool = False) -> SplitStep:
+  return SplitStep(_if_charge, _post(detach_reset), x_in_param_grads=False)
+
+
+@functools.lru_cache(maxsize=None)
+def _lif_split(decay_input: bool = True, detach_reset: bool = False,
+               sj_version: str = "2.0.0", charge=_lif_charge) -> SplitStep:
+  _check_version(sj_version)
+  return SplitStep(functools.partial(charge, decay_input=decay_input, sj_version=sj_version),
+                   _post(detach_reset), x_in_param_grads=decay_input)
+
+
+def _plif_split(**static) -> SplitStep:
+  return _lif_split(**static, charge=_plif_charge)
+
+
+@functools.lru_cache(maxsize=None)
+def _post(detach_reset: bool):
+  return lambda h, p, spike_fn: _fire_and_reset(h, p, spike_fn, detach_reset)
+
+
+register_split(if_step, _if_split)
+register_split(lif_step, _lif_split)
+register_split(plif_step, _plif_split)

@@ -96,6 +96,11 @@ class Conv(nnx.Module):
     use_bias: add a bias (PyTorch ``bias=True``).
     kernel_init: kernel initialiser; default PyTorch's ``kaiming_uniform_(a=√5)``.
     bias_init: bias initialiser; default PyTorch's U(±1/√fan_in) with ``fan_in = kh·kw·C_in``.
+    dtype: compute dtype (mixed precision, e.g. ``jnp.bfloat16``): the input and the float32
+      kernel are cast to it and the products are accumulated and returned in the input's dtype
+      (``preferred_element_type``), so the layers around it (norms, neurons' membrane
+      potentials) stay in float32. Spikes (0/1) are exact in bfloat16. None: plain ``nnx.Conv``
+      in the input's dtype.
     rngs: NNX random streams (``params``).
 
   Raises:
@@ -104,7 +109,8 @@ class Conv(nnx.Module):
 
   def __init__(self, in_features: int, out_features: int, kernel_size: int | Sequence[int] = 3,
                *, stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
-               use_bias: bool = True, kernel_init=None, bias_init=None, rngs: nnx.Rngs):
+               use_bias: bool = True, kernel_init=None, bias_init=None, dtype=None,
+               rngs: nnx.Rngs):
     ks = _pair(kernel_size)
     ph, pw = _pair(padding)
     fan_in = _init.conv_fan_in(ks, in_features)
@@ -115,6 +121,7 @@ class Conv(nnx.Module):
         padding=((ph, ph), (pw, pw)), use_bias=use_bias,
         kernel_init=kernel_init or _init.torch_default_kernel_init(),
         bias_init=bias_init or _init.torch_default_bias_init(fan_in), rngs=rngs)
+    self.strides, self.padding, self.dtype = _pair(stride), ((ph, ph), (pw, pw)), dtype
 
   def __call__(self, x: jax.Array) -> jax.Array:
     """``[..., H, W, C_in] -> [..., H', W', C_out]`` with PyTorch output sizes."""
@@ -124,7 +131,12 @@ class Conv(nnx.Module):
       raise ValueError(f"Conv: expected channels-last input [..., H, W, C] with "
                        f"C={self.in_features}, got shape {x.shape}.")
     y, lead = fold_time(x, 3)
-    return unfold_time(self.conv(y), lead)
+    if self.dtype is None:
+      return unfold_time(self.conv(y), lead)
+    out = jax.lax.conv_general_dilated(
+        y.astype(self.dtype), self.conv.kernel[...].astype(self.dtype), self.strides,
+        self.padding, dimension_numbers=("NHWC", "HWIO", "NHWC"), preferred_element_type=y.dtype)
+    return unfold_time(_add_bias(out, self.conv.bias), lead)
 
 
 class Linear(nnx.Module):
@@ -136,6 +148,7 @@ class Linear(nnx.Module):
     use_bias: add a bias.
     kernel_init: kernel ``(in, out)`` initialiser; default PyTorch's U(±1/√in).
     bias_init: default PyTorch's U(±1/√in).
+    dtype: compute dtype (as :class:`Conv`: operands cast, accumulation in the input's dtype).
     rngs: NNX random streams.
 
   Raises:
@@ -143,13 +156,14 @@ class Linear(nnx.Module):
   """
 
   def __init__(self, in_features: int, out_features: int, *, use_bias: bool = True,
-               kernel_init=None, bias_init=None, rngs: nnx.Rngs):
+               kernel_init=None, bias_init=None, dtype=None, rngs: nnx.Rngs):
     self.in_features = in_features
     self.out_features = out_features
     self.linear = nnx.Linear(
         in_features, out_features, use_bias=use_bias,
         kernel_init=kernel_init or _init.torch_default_kernel_init(),
         bias_init=bias_init or _init.torch_default_bias_init(in_features), rngs=rngs)
+    self.dtype = dtype
 
   def __call__(self, x: jax.Array) -> jax.Array:
     """``[..., F_in] -> [..., F_out]`` (one matmul over all leading axes)."""
@@ -159,7 +173,19 @@ class Linear(nnx.Module):
       raise ValueError(f"Linear: expected input [..., F] with F={self.in_features}, got shape "
                        f"{x.shape}.")
     y, lead = fold_time(x, 1)
-    return unfold_time(self.linear(y), lead)
+    if self.dtype is None:
+      return unfold_time(self.linear(y), lead)
+    out = jnp.dot(y.astype(self.dtype), self.linear.kernel[...].astype(self.dtype),
+                  preferred_element_type=y.dtype)
+    return unfold_time(_add_bias(out, self.linear.bias), lead)
+
+
+def _add_bias(y: jax.Array, bias) -> jax.Array:
+  """``y + bias`` with the bias (``[C]`` or None) cast to ``y``'s dtype and rank."""
+  if bias is None:
+    return y
+  b = bias[...].astype(y.dtype)
+  return y + b.reshape((1,) * (y.ndim - 1) + b.shape)
 
 
 def avg_pool(x: jax.Array, kernel_size: int | Sequence[int], stride=None) -> jax.Array:

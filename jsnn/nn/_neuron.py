@@ -25,6 +25,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jsnn.neurons import Neuron, run
+from jsnn.neurons._run import check_memory_options
 from jsnn.surrogate import SurrogateSpike
 
 __all__ = ["SurrogateShape", "NeuronConstant", "as_neuron", "SpikingNeuron", "set_surrogate"]
@@ -94,9 +95,18 @@ class SpikingNeuron(nnx.Module):
     unroll: ``jax.lax.scan``'s ``unroll`` (1: a loop over T; ``True``: straight-line code, which
       compiles ~2-3x faster on CPU for small T and lets XLA fuse across steps). Change it for a
       whole model with ``model.set_attributes(jsnn.nn.SpikingNeuron, unroll=True)``.
+    remat: memory-bounded BPTT of the time scan (:func:`jsnn.neurons.run`): ``None`` (plain
+      autodiff), ``"step"`` (rematerialise each step) or an int ``k`` (chunked time, ``T % k ==
+      0``). Gradients are unchanged.
+    residuals: ``"default"`` or ``"minimal"`` (a ``custom_vjp`` over the scan keeping only the
+      pre-spike potential; LIF / IF family only, see :func:`jsnn.neurons.run`).
+
+  Inputs in a half-precision dtype (``bfloat16``, ``float16``) run the neuron with a float32
+  membrane potential; the spikes (exactly 0/1) are returned in the input's dtype.
 
   Raises:
-    ValueError: unknown names in ``learnable``; at trace time, an input that is not ``[T, B, ...]``.
+    ValueError: unknown names in ``learnable``, a bad ``remat`` / ``residuals`` value (the message
+      lists the valid ones); at trace time, an input that is not ``[T, B, ...]``.
 
   Examples:
     >>> import jax.numpy as jnp, jsnn
@@ -108,7 +118,9 @@ class SpikingNeuron(nnx.Module):
   def __init__(self, neuron: Neuron | Callable[[], Neuron], *, spike_fn: Any = None,
                learnable: Sequence[str] = (), learn_surrogate: bool = False,
                learnable_shape: tuple[int, ...] = (), monitor: bool = False,
-               param_dtype=jnp.float32, unroll: int | bool = 1):
+               param_dtype=jnp.float32, unroll: int | bool = 1,
+               remat: str | int | None = None, residuals: str = "default"):
+    check_memory_options(remat, residuals, who="SpikingNeuron")
     neuron = as_neuron(neuron, spike_fn)
     fields = neuron.params._fields
     unknown = [n for n in learnable if n not in fields]
@@ -120,6 +132,8 @@ class SpikingNeuron(nnx.Module):
     self.params_type = type(neuron.params)
     self.monitor = monitor
     self.unroll = unroll
+    self.remat = remat
+    self.residuals = residuals
     self.learn_surrogate = learn_surrogate
     consts = {}
     for name, value in neuron.params._asdict().items():
@@ -195,30 +209,17 @@ class SpikingNeuron(nnx.Module):
     if x.ndim < 2:
       raise ValueError(f"SpikingNeuron: expected time-major input [T, B, ...], got shape "
                        f"{x.shape}.")
+    out_dtype = x.dtype
+    if jnp.issubdtype(x.dtype, jnp.floating) and jnp.finfo(x.dtype).bits < 32:
+      x = x.astype(jnp.float32)   # bf16 / f16 compute: keep the membrane potential in float32
     neuron = self.neuron
     state0 = neuron.init_state(x[0])
-    unrolled = self.unroll is True or (not isinstance(self.unroll, bool) and self.unroll != 1)
-    if not unrolled:
-      out = run(neuron.bound_step(), state0, x, trace=trace)
-    else:
-      out = _scan(neuron.bound_step(), state0, x, trace, self.unroll)
-    spikes = out[1]
+    out = run(neuron.bound_step(), state0, x, trace=trace, remat=self.remat,
+              residuals=self.residuals, unroll=self.unroll)
+    spikes = out[1].astype(out_dtype)
     if self.monitor:
       self.sow(nnx.Intermediate, "firing_rate", jax.lax.stop_gradient(jnp.mean(spikes)))
     return (spikes, out[2]) if trace else spikes
-
-
-def _scan(step, state0, x, trace: bool, unroll):
-  """``jsnn.neurons.run`` with ``unroll`` (the state is built from ``x[0]``, so it matches)."""
-  if not trace:
-    return jax.lax.scan(step, state0, x, unroll=unroll)
-
-  def traced_step(s, xt):
-    s, out = step(s, xt)
-    return s, (out, s)
-
-  final, (spikes, states) = jax.lax.scan(traced_step, state0, x, unroll=unroll)
-  return final, spikes, states
 
 
 def set_surrogate(model: nnx.Module, spike_fn: Any) -> int:
