@@ -62,7 +62,7 @@ VARIANTS = {
     "spikingjelly": {"lif_mlp": ["snn", "ann"], "conv_cifar": ["snn", "snn_cl", "ann"]},
     "spyx": {"lif_mlp": ["snn", "ann"]},
 }
-# Run only when named in --variants: the weight-gradient prototype (experiments/bench/fast_grads.py)
+# Run only when named in --variants: the weight-gradient options (jsnn.nn.Conv(wgrad="taps"), Linear(wgrad="transpose"))
 # and the zoo models' block-level remat.
 OPT_IN = {"jsnn": ["snn_fg", "ann_fg", "snn_min_fg", "snn_layer"]}
 WORKER_MODULE = {"jsnn": "experiments.bench.jsnn_worker",
@@ -189,7 +189,7 @@ def _summarise(e: dict, times: dict) -> None:
   e.update(median_ms=statistics.median(ts), min_ms=min(ts), max_ms=max(ts), times_ms=ts)
   e["gflops_per_s"] = e["flops"] / e["median_ms"] / 1e6 if e["flops"] else None
   kind = e["variant"].partition("_")[0]  # snn or ann
-  fg = "_fg" if e["variant"].endswith("_fg") else ""  # prototype variants pair with ann_fg
+  fg = "_fg" if e["variant"].endswith("_fg") else ""  # wgrad variants pair with ann_fg
   ann = times.get((e["framework"], "ann" + fg))
   e["ratio_vs_ann"] = paired_ratio(ts, ann) if ann and kind != "ann" else None
   e["ratio_vs_peer"] = {}

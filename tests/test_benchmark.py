@@ -15,7 +15,7 @@ from flax import nnx
 
 import jsnn.nn as jn
 from experiments import benchmark
-from experiments.bench import fast_grads, jsnn_worker
+from experiments.bench import jsnn_worker
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -97,25 +97,6 @@ def test_conv_cifar_json_ci_command():
   assert "vs ANN" in out.stderr  # the table goes to stderr in --json mode
 
 
-@pytest.mark.parametrize("stride", [1, 2])
-def test_fast_grads_match_autodiff(stride):
-  kx, kw = jax.random.split(jax.random.key(0))
-  x = jax.random.normal(kx, (2, 7, 6, 3))
-  w = jax.random.normal(kw, (3, 3, 3, 4))
-  pad = ((1, 1), (1, 1))
-  ref = jax.jit(jax.grad(lambda x, w: jnp.sum(jnp.sin(fast_grads._conv(
-      x, w, (stride, stride), pad))), argnums=(0, 1)))(x, w)
-  got = jax.jit(jax.grad(lambda x, w: jnp.sum(jnp.sin(fast_grads.conv(
-      x, w, (stride, stride), pad))), argnums=(0, 1)))(x, w)
-  for r, g in zip(ref, got):
-    np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5)
-  a = jax.random.normal(kx, (5, 3))
-  ref = jax.grad(lambda a, w: jnp.sum(jnp.sin(a @ w)), argnums=(0, 1))(a, w[0, 0])
-  got = jax.grad(lambda a, w: jnp.sum(jnp.sin(fast_grads.dense(a, w))), argnums=(0, 1))(a, w[0, 0])
-  for r, g in zip(ref, got):
-    np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5)
-
-
 class _ConvNet(nnx.Module):
   def __init__(self):
     rngs = nnx.Rngs(0)
@@ -126,15 +107,18 @@ class _ConvNet(nnx.Module):
     return self.fc(jnp.mean(self.convs[0](x), axis=(-3, -2)))
 
 
-def test_fast_grads_model_swap_keeps_outputs_and_grads():
+def test_fast_grads_variant_sets_wgrad_and_keeps_outputs_and_grads():
+  """``*_fg`` switches the library option (``wgrad=``) on every Conv / Linear; the maths of the
+  option itself is tested in tests/test_nn_wgrad.py."""
   model = _ConvNet()
   x = jax.random.normal(jax.random.key(1), (2, 3, 8, 8, 3))  # [T, B, H, W, C]
   loss = nnx.jit(lambda m, x: jnp.sum(jnp.sin(m(x))))
   ref, ref_g = loss(model, x), nnx.grad(loss)(model, x)
-  assert fast_grads.use_fast_grads(model) == 2
-  np.testing.assert_allclose(loss(model, x), ref, rtol=1e-5)
+  assert jsnn_worker.use_fast_grads(model) == 2
+  assert (model.convs[0].wgrad, model.fc.wgrad) == ("taps", "transpose")
+  np.testing.assert_array_equal(loss(model, x), ref)
   got_g = nnx.grad(loss)(model, x)
-  np.testing.assert_allclose(got_g.convs[0].inner.conv.kernel[...],
-                             ref_g.convs[0].conv.kernel[...], rtol=1e-4, atol=1e-6)
-  np.testing.assert_allclose(got_g.fc.inner.linear.kernel[...], ref_g.fc.linear.kernel[...],
+  np.testing.assert_allclose(got_g.convs[0].conv.kernel[...], ref_g.convs[0].conv.kernel[...],
+                             rtol=1e-4, atol=1e-6)
+  np.testing.assert_allclose(got_g.fc.linear.kernel[...], ref_g.fc.linear.kernel[...],
                              rtol=1e-4, atol=1e-6)

@@ -13,8 +13,9 @@ Variants (options passed to the model / every ``SpikingNeuron`` constructor):
 * ``snn_min``: ``residuals="minimal"`` (one custom VJP over the scan, keeps only ``H``);
 * ``snn_layer``: ``remat="layer"`` (zoo models: ``jax.checkpoint`` around each block);
 * ``snn_bf16``: ``dtype=jnp.bfloat16`` (bfloat16 convs / matmuls, float32 membrane potential);
-* ``<variant>_fg``: the same with the dense / conv weight gradients of ``fast_grads.py`` (a
-  prototype of a proposed library change, not jsnn's current API);
+* ``<variant>_fg``: the same with XLA:CPU's fast weight gradients switched on in every layer,
+  ``model.set_attributes(jsnn.nn.Conv, wgrad="taps")`` and ``(jsnn.nn.Linear,
+  wgrad="transpose")`` (see :func:`use_fast_grads`);
 * ``ann``: every ``SpikingNeuron`` replaced by ReLU, so the same layers run on the same
   time-folded ``[T·B, ...]`` batch: the step an SNN would take if its neuron cost nothing.
 
@@ -36,7 +37,7 @@ from flax import nnx
 
 import jsnn
 import jsnn.nn as jn
-from experiments.bench import fast_grads, protocol
+from experiments.bench import protocol
 from jsnn import train
 
 
@@ -145,6 +146,17 @@ def to_ann(model: nnx.Module) -> int:
   return len(paths)
 
 
+def use_fast_grads(model: nnx.Module) -> int:
+  """Switches every ``jsnn.nn.Conv`` to ``wgrad="taps"`` and every ``jsnn.nn.Linear`` to
+  ``wgrad="transpose"`` (XLA:CPU's fast weight gradients); returns how many layers it set."""
+  for cls in (jn.Conv, jn.Linear):
+    if not _accepts(cls.__init__, "wgrad"):
+      raise ValueError(f"this jsnn's {cls.__name__} has no wgrad option")
+  model.set_attributes(jn.Conv, wgrad="taps", raise_if_not_found=False)
+  model.set_attributes(jn.Linear, wgrad="transpose", raise_if_not_found=False)
+  return sum(isinstance(m, (jn.Conv, jn.Linear)) for _, m in nnx.iter_modules(model))
+
+
 VARIANT_OPTIONS = {  # variant -> model / SpikingNeuron keyword arguments
     "snn": {}, "ann": {}, "snn_remat": {"remat": "step"}, "snn_min": {"residuals": "minimal"},
     "snn_layer": {"remat": "layer"}, "snn_bf16": {"dtype": jnp.bfloat16},
@@ -153,7 +165,7 @@ VARIANT_OPTIONS = {  # variant -> model / SpikingNeuron keyword arguments
 
 def variant_options(variant: str, t: int) -> dict:
   """The constructor options of ``variant`` (``snn_chunk``: ``remat = T/4``; a
-  ``_fg`` suffix only swaps the layers' backward, see ``fast_grads.py``)."""
+  ``_fg`` suffix only switches the layers' weight gradients, see :func:`use_fast_grads`)."""
   variant = variant.removesuffix("_fg")
   if variant == "snn_chunk":
     if t % 4:
@@ -177,7 +189,7 @@ def build_model(workload: str, variant: str, t: int, b: int):
   if variant.removesuffix("_fg") == "ann":
     to_ann(model)
   if variant.endswith("_fg"):
-    fast_grads.use_fast_grads(model)
+    use_fast_grads(model)
   key = jax.random.key(1)
   if workload == "lif_mlp":
     x = (jax.random.uniform(key, x_shape) < 0.1).astype(jnp.float32)  # 10 % input spikes
