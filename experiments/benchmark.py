@@ -62,9 +62,9 @@ VARIANTS = {
     "spikingjelly": {"lif_mlp": ["snn", "ann"], "conv_cifar": ["snn", "snn_cl", "ann"]},
     "spyx": {"lif_mlp": ["snn", "ann"]},
 }
-# Run only when named in --variants: the weight-gradient options (jsnn.nn.Conv(wgrad="taps"), Linear(wgrad="transpose"))
-# and the zoo models' block-level remat.
-OPT_IN = {"jsnn": ["snn_fg", "ann_fg", "snn_min_fg", "snn_layer"]}
+# Run only when named in --variants: the weight-gradient options (jsnn.nn.Conv(wgrad="taps"),
+# Linear(wgrad="transpose")) and the zoo models' block-level remat.
+OPT_IN = {"jsnn": ["snn_fg", "ann_fg", "snn_min_fg", "snn_layer", "snn_layer_min"]}
 WORKER_MODULE = {"jsnn": "experiments.bench.jsnn_worker",
                  "spikingjelly": "experiments.bench.sj_worker",
                  "spyx": "experiments.bench.spyx_worker"}

@@ -11,7 +11,8 @@ Variants (options passed to the model / every ``SpikingNeuron`` constructor):
 * ``snn``: plain autodiff BPTT;
 * ``snn_remat``: ``remat="step"``; ``snn_chunk``: ``remat=T/4`` (4 chunks of ``T/4`` steps);
 * ``snn_min``: ``residuals="minimal"`` (one custom VJP over the scan, keeps only ``H``);
-* ``snn_layer``: ``remat="layer"`` (zoo models: ``jax.checkpoint`` around each block);
+* ``snn_layer``: ``remat="layer"`` (zoo models: each block recomputed in the backward);
+  ``snn_layer_min``: that and ``residuals="minimal"``;
 * ``snn_bf16``: ``dtype=jnp.bfloat16`` (bfloat16 convs / matmuls, float32 membrane potential);
 * ``<variant>_fg``: the same with XLA:CPU's fast weight gradients switched on in every layer,
   ``model.set_attributes(jsnn.nn.Conv, wgrad="taps")`` and ``(jsnn.nn.Linear,
@@ -159,7 +160,8 @@ def use_fast_grads(model: nnx.Module) -> int:
 
 VARIANT_OPTIONS = {  # variant -> model / SpikingNeuron keyword arguments
     "snn": {}, "ann": {}, "snn_remat": {"remat": "step"}, "snn_min": {"residuals": "minimal"},
-    "snn_layer": {"remat": "layer"}, "snn_bf16": {"dtype": jnp.bfloat16},
+    "snn_layer": {"remat": "layer"}, "snn_layer_min": {"remat": "layer", "residuals": "minimal"},
+    "snn_bf16": {"dtype": jnp.bfloat16},
 }
 
 
