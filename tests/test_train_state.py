@@ -219,7 +219,7 @@ def _key_or_array(x):
 
 @pytest.mark.parametrize("model", ["digits_conv", "vggsnn"])
 def test_sharded_init_equals_eager_init(model):
-  """The jitted, sharded initialiser gives the eager values (VGGSNN: ≤ 1 ulp of kaiming normal)."""
+  """The jitted, sharded initialiser gives the eager values (VGGSNN: kaiming normal ≤ 1e-6 relative)."""
   from experiments.configs.digits import DigitsConvNet
   from jsnn.models import vggsnn
 
@@ -240,7 +240,7 @@ def test_sharded_init_equals_eager_init(model):
     if model == "digits_conv":
       np.testing.assert_array_equal(a, b)
     else:
-      np.testing.assert_allclose(a, b, rtol=0, atol=np.spacing(np.abs(a).max() if a.size else 1.0))
+      np.testing.assert_allclose(a, b, rtol=1e-6, atol=0)  # a few ulp where XLA fuses the scale
 
 
 def test_fsdp_spec_shards_largest_divisible_axis():

@@ -139,8 +139,8 @@ def create_sharded_train_state(model_factory: Callable[..., nnx.Module],
   those into shardings, and the same initialiser then runs jitted with ``out_shardings``, so each
   device computes and stores only its own shard, on every host (big_vision and the flax examples
   do the same). The random draws are the same threefry calls as eagerly, so the values equal
-  :func:`create_train_state`'s: bitwise for most initialisers, within 1 ulp where XLA fuses a
-  scale into the draw (kaiming normal; ``tests/test_train_state.py``).
+  :func:`create_train_state`'s: bitwise for most initialisers, within a few ulp (≤ 1e-6 relative)
+  where XLA fuses a scale into the draw (kaiming normal; ``tests/test_train_state.py``).
 
   Args:
     model_factory: ``model_factory(rngs=nnx.Rngs(seed)) -> nnx.Module``.
