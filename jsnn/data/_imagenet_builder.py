@@ -15,7 +15,7 @@ Input (`manual_dir`, default `<data_dir>/downloads/manual/`, from https://image-
 
 * `ILSVRC2012_img_train.tar` -> split `train`: a tar of per-class tars `<wnid>.tar`, each holding that
   class's JPEGs.
-* `ILSVRC2012_img_val.tar` -> split `validation`: the 50000 `ILSVRC2012_val_XXXXXXXX.JPEG` files. Their labels
+* `ILSVRC2012_img_val.tar` -> split `validation`: the 50000 `ILSVRC2012_val_<8 digits>.JPEG` files. Their labels
   come from the first of these found in `manual_dir`:
 
   1. `val_labels.txt`: one line per image, either `<wnid>` alone (line i is the i-th file name in sorted

@@ -7,6 +7,7 @@ package already holds (no download), split 80/20 stratified with `random_state=0
 
 from __future__ import annotations
 
+import abc
 import os
 import sys
 from typing import Any
@@ -29,9 +30,9 @@ class PackagedImages(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   IMAGE_SHAPE: tuple[int, int, int] = (0, 0, 1)
   HOMEPAGE = ""
 
+  @abc.abstractmethod
   def _load_arrays(self) -> tuple[np.ndarray, np.ndarray]:
     """`(images uint8 [N, *IMAGE_SHAPE], labels int [N])` from the package that ships them."""
-    raise NotImplementedError
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
