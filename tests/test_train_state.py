@@ -226,7 +226,7 @@ def test_sharded_init_equals_eager_init(model):
   factory = {"digits_conv": functools.partial(DigitsConvNet, T=2),
              "vggsnn": functools.partial(vggsnn.VGGSNN, num_classes=10, T=2)}[model]
   tx = optax.adam(1e-3)
-  eager, graphdef = train.create_train_state(factory(rngs=nnx.Rngs(3)), tx, rng=jax.random.key(3))
+  eager, graphdef = train.create_train_state(factory(rngs=nnx.Rngs(3)), tx, rng=3)
   mesh = train.make_mesh()
   sharded, graphdef2, shardings = train.create_sharded_train_state(
       factory, tx, shardings_fn=functools.partial(train.state_shardings, mesh=mesh, mode="fsdp"),

@@ -1,11 +1,14 @@
 """Helpers shared by the configs: ``parse_arg`` (big_vision's ``bvcc.parse_arg``) and the trainer's
-default keys (``base_config``), so each config only states what differs."""
+default keys (``base_config``, defined in the package: :mod:`jsnn.train.base_config`), so each
+config only states what differs."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import ml_collections
+
+from jsnn.train.base_config import base_config
 
 __all__ = ["parse_arg", "base_config"]
 
@@ -53,45 +56,6 @@ def parse_arg(arg: str | None, **spec: Any) -> ml_collections.ConfigDict:
     else:
       values[key] = _coerce(key, text.strip(), spec[key])
   return ml_collections.ConfigDict(values)
-
-
-def base_config() -> ml_collections.ConfigDict:
-  """Every key the trainer reads (see ``jsnn/train/config.py``), with its default.
-
-  Keys must exist before ``lock_config`` so that command-line overrides such as
-  ``--config.optimizer.lr=1e-3`` work.
-  """
-  c = ml_collections.ConfigDict()
-  c.seed = 0
-  c.num_epochs = 1
-  c.total_steps = ml_collections.FieldReference(None, field_type=int)
-  c.model_name = ""
-  c.model = ml_collections.ConfigDict()
-  c.loss = "tet"
-  c.loss_kw = ml_collections.ConfigDict()
-  c.method_state = None  # or dict(fn=<jsnn.transforms name>, kwarg=<model kwarg>, kw=dict(...))
-  c.input = ml_collections.ConfigDict(dict(name="", batch_size=64))
-  c.input.eval_batch_size = ml_collections.FieldReference(None, field_type=int)
-  c.input.eval_max_batches = ml_collections.FieldReference(None, field_type=int)
-  # TFDS data dir (default ~/tensorflow_datasets) and grain worker processes, settable from the
-  # command line (--config.input.data_dir=...) because they exist before the config is locked.
-  c.input.data_dir = ml_collections.FieldReference(None, field_type=str)
-  c.input.worker_count = ml_collections.FieldReference(None, field_type=int)
-  c.optimizer = ml_collections.ConfigDict(dict(
-      name="adam", lr=1e-3, schedule="cosine", schedule_unit="epoch", warmup=0,
-      weight_decay=0.0, momentum=0.9, nesterov=False, b1=0.9, b2=0.999))
-  c.optimizer.grad_clip_norm = ml_collections.FieldReference(None, field_type=float)
-  c.optimizer.surrogate = None  # or dict(lr=..., clip_min=..., clip_max=...) for PSG
-  c.eval_every_steps = ml_collections.FieldReference(None, field_type=int)
-  c.checkpoint_every_steps = ml_collections.FieldReference(None, field_type=int)
-  c.keep_checkpoints = 2
-  c.async_checkpointing = True
-  c.log_every_steps = 10
-  c.sharding = ml_collections.ConfigDict(dict(mode="replicate", fsdp_min_size=4096))
-  c.multihost = False
-  c.progress = True
-  c.plot = True
-  return c
 
 
 def set_adali_schedule(c: ml_collections.ConfigDict) -> None:

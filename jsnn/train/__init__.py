@@ -9,21 +9,31 @@ Layout: ``state`` (TrainState, split/merge of NNX models), ``step`` (pure ``trai
 ``eval_step`` and the classification loss/eval adapters), ``sharding`` (mesh, batch and state
 shardings), ``checkpoint`` (orbax wrapper), ``inputs`` (the data contract and an in-memory
 implementation), ``config`` (validation, optimiser and schedules), ``reporting`` (metrics.jsonl,
-summary.json, plot, table) and ``loop`` (``train_and_evaluate``).
+summary.json, plot, table, writers), ``workdir`` (epath paths, the workdir lock, the config
+contract), ``loop`` (``train_and_evaluate``), ``base_config`` (every trainer key with its default)
+and ``cli`` (``python -m jsnn.train --config ... --workdir ...``).
 
 The trainer never imports ``jsnn.models`` or ``jsnn.data``: the model, the data and the loss are
-arguments, resolved by name in ``experiments/main.py``.
+arguments, resolved by name in :mod:`jsnn.train.cli`.
 """
 
+from jsnn.train.base_config import base_config as base_config
 from jsnn.train.checkpoint import Checkpointer as Checkpointer
+from jsnn.train.checkpoint import NoRestorableCheckpointError as NoRestorableCheckpointError
+from jsnn.train.config import check_keys as check_keys
 from jsnn.train.config import make_optimizer as make_optimizer
 from jsnn.train.config import make_schedule as make_schedule
 from jsnn.train.config import validate_config as validate_config
 from jsnn.train.inputs import ArrayData as ArrayData
 from jsnn.train.inputs import IteratorData as IteratorData
 from jsnn.train.inputs import TrainData as TrainData
+from jsnn.train.loop import TrainingInterrupted as TrainingInterrupted
 from jsnn.train.loop import train_and_evaluate as train_and_evaluate
+from jsnn.train.reporting import JsonlWriter as JsonlWriter
+from jsnn.train.reporting import TensorBoardWriter as TensorBoardWriter
+from jsnn.train.reporting import Writer as Writer
 from jsnn.train.sharding import batch_sharding as batch_sharding
+from jsnn.train.sharding import batch_shardings as batch_shardings
 from jsnn.train.sharding import global_batch as global_batch
 from jsnn.train.sharding import make_mesh as make_mesh
 from jsnn.train.sharding import maybe_initialize_distributed as maybe_initialize_distributed
@@ -34,18 +44,33 @@ from jsnn.train.state import create_sharded_train_state as create_sharded_train_
 from jsnn.train.state import create_train_state as create_train_state
 from jsnn.train.state import merge_model as merge_model
 from jsnn.train.state import split_model as split_model
+from jsnn.train.state import step_key as step_key
 from jsnn.train.step import classification_eval as classification_eval
 from jsnn.train.step import classification_loss as classification_loss
 from jsnn.train.step import eval_step as eval_step
 from jsnn.train.step import train_step as train_step
+from jsnn.train.workdir import ConfigChangedError as ConfigChangedError
+from jsnn.train.workdir import WorkdirLock as WorkdirLock
+from jsnn.train.workdir import WorkdirLockedError as WorkdirLockedError
 
 __all__ = [
     "ArrayData",
     "Checkpointer",
+    "ConfigChangedError",
     "IteratorData",
+    "JsonlWriter",
+    "NoRestorableCheckpointError",
+    "TensorBoardWriter",
     "TrainData",
     "TrainState",
+    "TrainingInterrupted",
+    "WorkdirLock",
+    "WorkdirLockedError",
+    "Writer",
+    "base_config",
     "batch_sharding",
+    "batch_shardings",
+    "check_keys",
     "classification_eval",
     "classification_loss",
     "create_sharded_train_state",
@@ -60,6 +85,7 @@ __all__ = [
     "replicated",
     "split_model",
     "state_shardings",
+    "step_key",
     "train_and_evaluate",
     "train_step",
     "validate_config",

@@ -18,15 +18,28 @@ with attribute access; defaults in :data:`DEFAULTS`)::
                             surrogate shape parameters (PSG), via optax.partition + psg_label_fn
   eval_every_steps          None: once per epoch (and always at the end)
   checkpoint_every_steps    None: once per epoch (and always at the end)
-  keep_checkpoints, async_checkpointing, log_every_steps
+  keep_checkpoints          the latest N checkpoints are kept ...
+  keep_best_checkpoint      ... and the one with the best test accuracy (True)
+  async_checkpointing
+  log_every_steps           fetch step metrics (NaN check) and write a monitoring row
+  writer                    "jsonl" (metrics.jsonl only) | "tensorboard" (also tensorboardX
+                            event files in <workdir>/tensorboard; needs the `tensorboard` extra)
+  profile_steps             None, or "START:STOP": a jax.profiler trace of those steps in
+                            <workdir>/profile
   sharding.mode             "replicate" | "fsdp";  sharding.fsdp_min_size
   multihost                 call jax.distributed.initialize()
   progress, plot            tqdm progress bar; PNG of the curves
+
+:func:`check_keys` refuses keys the trainer does not know (against
+:func:`jsnn.train.base_config.base_config`, with a difflib "did you mean"), outside the free-form
+sections ``model``, ``loss_kw``, ``input``, ``method_state`` and ``optimizer.surrogate``.
+:func:`validate_config` checks names and numeric ranges; both run before anything is built.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Callable
 
 import jax.numpy as jnp
@@ -35,12 +48,18 @@ import optax
 from jsnn.train.sharding import SHARDING_MODES
 from jsnn.transforms import clip_params, psg_label_fn
 
-__all__ = ["DEFAULTS", "OPTIMIZERS", "SCHEDULES", "SCHEDULE_UNITS", "get", "validate_config",
-           "total_steps", "make_schedule", "make_optimizer"]
+__all__ = ["DEFAULTS", "OPTIMIZERS", "SCHEDULES", "SCHEDULE_UNITS", "WRITERS", "FREE_FORM",
+           "get", "check_keys", "validate_config", "profile_range", "total_steps",
+           "make_schedule", "make_optimizer"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "warmup_cosine")
 SCHEDULE_UNITS = ("epoch", "step")
+WRITERS = ("jsonl", "tensorboard")
+# Sections whose keys belong to the model, the loss, the dataset builder or the method.
+FREE_FORM = ("model", "loss_kw", "input", "method_state", "optimizer.surrogate")
+# Model keys that are sizes wherever they appear (time steps, widths, classes): must be > 0.
+_MODEL_SIZES = ("T", "num_classes", "c1", "c2", "hidden", "width", "channels", "num_steps")
 
 DEFAULTS: dict[str, Any] = {
     "seed": 0, "num_epochs": None, "total_steps": None,
@@ -50,7 +69,8 @@ DEFAULTS: dict[str, Any] = {
     "optimizer.b1": 0.9, "optimizer.b2": 0.999, "optimizer.grad_clip_norm": None,
     "optimizer.surrogate": None,
     "eval_every_steps": None, "checkpoint_every_steps": None, "keep_checkpoints": 2,
-    "async_checkpointing": True, "log_every_steps": 10,
+    "keep_best_checkpoint": True, "async_checkpointing": True, "log_every_steps": 10,
+    "writer": "jsonl", "profile_steps": None,
     "sharding.mode": "replicate", "sharding.fsdp_min_size": 2**12,
     "multihost": False, "progress": True, "plot": True,
 }
@@ -86,25 +106,101 @@ def _positive_int(errors: list, config, key: str, required: bool = False) -> Non
     errors.append(f"{key} must be a positive integer, got {value!r}.")
 
 
+def _keys(node: Any, prefix: str = "") -> dict[str, Any]:
+  items = node.items() if hasattr(node, "items") else ()
+  out = {}
+  for key, value in items:
+    path = f"{prefix}{key}"
+    out[path] = value
+    if hasattr(value, "items") and not any(path == f or path.startswith(f + ".")
+                                           for f in FREE_FORM):
+      out.update(_keys(value, path + "."))
+  return out
+
+
+def check_keys(config: Any) -> None:
+  """Refuses keys the trainer does not know (typos such as ``optimizer.learning_rte``).
+
+  The known keys are those of :func:`jsnn.train.base_config.base_config`; keys inside
+  :data:`FREE_FORM` sections are not checked. Plain-dict configs are checked the same way.
+
+  Raises:
+    ValueError: naming each unknown key, with a difflib suggestion among its siblings.
+  """
+  from jsnn.train.base_config import base_config  # ml_collections only here
+  from jsnn.train.workdir import suggest
+
+  known = _keys(base_config())
+  errors = []
+  for key in _keys(config):
+    if key in known or any(key.startswith(f + ".") for f in FREE_FORM):
+      continue
+    parent = key.rpartition(".")[0]
+    siblings = [k.rpartition(".")[2] for k in known if k.rpartition(".")[0] == parent]
+    errors.append(f"unknown config key {key!r}.{suggest(key.rpartition('.')[2], siblings)}")
+  if errors:
+    raise ValueError("invalid config:\n  " + "\n  ".join(errors) + "\n  (valid keys: "
+                     "jsnn/train/config.py; model/input/loss_kw keys go to the model, the "
+                     "dataset builder and the loss.)")
+
+
+def profile_range(config: Any) -> tuple[int, int] | None:
+  """``(start, stop)`` from ``profile_steps="START:STOP"`` (global steps, stop exclusive)."""
+  spec = get(config, "profile_steps")
+  if not spec:
+    return None
+  m = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", str(spec))
+  if not m or int(m.group(1)) >= int(m.group(2)):
+    raise ValueError(f"profile_steps={spec!r} must be 'START:STOP' with START < STOP, e.g. "
+                     "'10:15'.")
+  return int(m.group(1)), int(m.group(2))
+
+
 def validate_config(config: Any, *, num_devices: int, process_count: int = 1) -> None:
   """Checks the trainer's config keys; meant to run before anything is compiled.
 
   Raises:
-    ValueError: listing every problem, e.g. an unknown optimiser (with the valid names) or a batch
-      size not divisible by the number of devices.
+    ValueError: listing every problem, e.g. an unknown optimiser (with the valid names), a batch
+      size not divisible by the number of devices, ``model.T=0`` or a zero layer width.
   """
   errors: list[str] = []
+  _choice(errors, config, "writer", WRITERS)
+  try:
+    profile_range(config)
+  except ValueError as e:
+    errors.append(str(e))
+  model = get(config, "model") or {}
+  for key in _MODEL_SIZES:
+    value = model.get(key) if hasattr(model, "get") else None
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                              or value <= 0):
+      errors.append(f"model.{key} must be a positive integer, got {value!r}"
+                    + (" (time steps: T >= 1)." if key == "T" else "."))
+  seed = get(config, "seed")
+  if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+    errors.append(f"seed must be a non-negative integer, got {seed!r}.")
   _choice(errors, config, "optimizer.name", OPTIMIZERS)
   _choice(errors, config, "optimizer.schedule", SCHEDULES)
   _choice(errors, config, "optimizer.schedule_unit", SCHEDULE_UNITS)
   _choice(errors, config, "sharding.mode", SHARDING_MODES)
   lr = get(config, "optimizer.lr")
-  if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
+  if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0 or lr != lr:
     errors.append(f"optimizer.lr must be a positive number, got {lr!r}.")
+  clip = get(config, "optimizer.grad_clip_norm")
+  if clip is not None and (not isinstance(clip, (int, float)) or not clip > 0):
+    errors.append(f"optimizer.grad_clip_norm must be None or a positive number, got {clip!r}.")
+  for key in ("optimizer.b1", "optimizer.b2", "optimizer.momentum"):
+    value = get(config, key)
+    if value is not None and (not isinstance(value, (int, float)) or not 0 <= value < 1):
+      errors.append(f"{key} must be in [0, 1), got {value!r}.")
+  wd = get(config, "optimizer.weight_decay")
+  if not isinstance(wd, (int, float)) or wd < 0:
+    errors.append(f"optimizer.weight_decay must be >= 0, got {wd!r}.")
   if get(config, "num_epochs") is None and get(config, "total_steps") is None:
     errors.append("set num_epochs or total_steps.")
   for key in ("num_epochs", "total_steps", "eval_every_steps", "checkpoint_every_steps",
-              "keep_checkpoints", "log_every_steps", "input.eval_batch_size"):
+              "keep_checkpoints", "log_every_steps", "input.eval_batch_size",
+              "input.eval_max_batches"):
     _positive_int(errors, config, key)
   _positive_int(errors, config, "input.batch_size", required=True)
   for key in ("input.batch_size", "input.eval_batch_size"):

@@ -5,8 +5,12 @@ The same code runs on 1 CPU, N GPUs, a TPU host and many hosts:
 * :func:`make_mesh` builds ``Mesh(devices, ("data",))`` over **all** devices (of all processes).
   ``jax.sharding.Mesh`` gives ``Auto`` axes, so XLA's GSPMD partitioner inserts the collectives
   (``jax.make_mesh`` defaults to ``Explicit`` axes in JAX 0.10, which we do not want here).
-* The batch is sharded along its leading axis (``P('data')``); each process contributes its own
-  rows with :func:`global_batch` (``jax.make_array_from_process_local_data``).
+* The batch is sharded along its **batch axis**, which the data declares per key
+  (``TrainData.batch_axes``, e.g. ``{"frames": 1}`` for time-major ``[T, B, ...]`` frames; default
+  0): :func:`batch_spec` gives ``P('data')`` for axis 0 and ``P(None, 'data')`` for axis 1, so time
+  is never split across devices and ``T`` need not divide the device count. Each process
+  contributes its own rows with :func:`global_batch` (``jax.make_array_from_process_local_data``
+  with the global shape grown along that axis only).
 * The state is replicated (``P()``), or FSDP-sharded (:func:`fsdp_spec`: each large leaf's
   largest axis divisible by the device count is split over ``data``) with ``sharding.mode="fsdp"``.
 * The step is ``jax.jit(..., in_shardings, out_shardings, donate_argnums=0)``. Reductions over the
@@ -28,7 +32,7 @@ other JAX call; each process then feeds ``batch_size / process_count`` rows per 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import jax
 import numpy as np
@@ -36,8 +40,8 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 __all__ = ["DATA_AXIS", "SHARDING_MODES", "maybe_initialize_distributed", "make_mesh",
-           "batch_sharding", "replicated", "fsdp_spec", "state_shardings", "global_batch",
-           "check_divisible"]
+           "batch_spec", "batch_sharding", "batch_shardings", "replicated", "fsdp_spec",
+           "state_shardings", "global_batch", "check_divisible"]
 
 DATA_AXIS = "data"
 SHARDING_MODES = ("replicate", "fsdp")
@@ -56,9 +60,30 @@ def make_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
   return Mesh(np.asarray(devices), (DATA_AXIS,))
 
 
-def batch_sharding(mesh: Mesh) -> NamedSharding:
-  """Leading (batch) axis split over ``data``; other axes replicated."""
-  return NamedSharding(mesh, P(DATA_AXIS))
+def batch_spec(axis: int = 0) -> P:
+  """The partition of an array whose batch axis is ``axis``.
+
+  Examples:
+    >>> batch_spec(0), batch_spec(1)
+    (PartitionSpec('data',), PartitionSpec(None, 'data'))
+  """
+  return P(*([None] * int(axis) + [DATA_AXIS]))
+
+
+def batch_sharding(mesh: Mesh, axis: int = 0) -> NamedSharding:
+  """Batch axis ``axis`` split over ``data``; other axes replicated."""
+  return NamedSharding(mesh, batch_spec(axis))
+
+
+def batch_shardings(mesh: Mesh, batch_axes: Mapping[str, int] | None = None
+                    ) -> Callable[[Mapping[str, Any]], dict[str, NamedSharding]]:
+  """``batch -> {key: NamedSharding}`` from the declared batch axes (missing keys: axis 0)."""
+  axes = dict(batch_axes or {})
+
+  def shardings(batch: Mapping[str, Any]) -> dict[str, NamedSharding]:
+    return {k: batch_sharding(mesh, axes.get(k, 0)) for k in batch}
+
+  return shardings
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -115,14 +140,29 @@ def state_shardings(state: Any, mesh: Mesh, mode: str = "replicate", *,
   return jax.tree.map(spec, state)
 
 
-def global_batch(local_batch: Any, sharding: NamedSharding) -> Any:
-  """Assembles each process's rows into global arrays sharded along axis 0.
+def global_batch(local_batch: Any, sharding: NamedSharding | Mapping[str, NamedSharding]) -> Any:
+  """Assembles each process's rows into global arrays sharded along their batch axis.
 
-  Every process passes its own ``[batch_size / process_count, ...]`` numpy rows; on one process
-  this is a ``device_put`` with the batch sharding.
+  Every process passes its own numpy rows (``batch_size / process_count`` along the batch axis,
+  the axis where the sharding's spec names ``data``); the global shape grows along that axis only
+  (never along ``T`` of a time-major ``[T, B, ...]`` array). On one process this is a
+  ``device_put`` with the batch sharding.
+
+  Args:
+    local_batch: a pytree (a dict for per-key shardings) of host arrays.
+    sharding: one ``NamedSharding`` for every leaf, or a dict of them keyed like ``local_batch``.
   """
-  return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)),
-                      local_batch)
+  def put(x, sh):
+    x = np.asarray(x)
+    spec = tuple(sh.spec)
+    axis = spec.index(DATA_AXIS) if DATA_AXIS in spec else 0
+    shape = list(x.shape)
+    shape[axis] *= jax.process_count()
+    return jax.make_array_from_process_local_data(sh, x, tuple(shape))
+
+  if isinstance(sharding, NamedSharding):
+    return jax.tree.map(lambda x: put(x, sharding), local_batch)
+  return {k: jax.tree.map(lambda x, k=k: put(x, sharding[k]), v) for k, v in local_batch.items()}
 
 
 def check_divisible(name: str, batch_size: int, mesh: Mesh) -> None:

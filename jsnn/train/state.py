@@ -26,9 +26,30 @@ import optax
 from flax import nnx, struct
 
 __all__ = ["TrainState", "split_model", "merge_model", "model_state_of", "create_train_state",
-           "create_sharded_train_state"]
+           "create_sharded_train_state", "STEP_STREAM", "step_key"]
 
 PyTree = Any
+
+# Three independent random streams derive from one seed:
+# * init: the model's ``nnx.Rngs(seed)``, whose n-th key is ``fold_in(key(seed), n)``;
+# * step: ``fold_in(step_key(seed), step)`` with ``step_key(seed) = fold_in(key(seed), STEP_STREAM)``,
+#   a different key: step k's key never equals the k-th initialisation key (the init stream would
+#   have to draw 2**30 keys to reach STEP_STREAM);
+# * data: shuffling and augmentation use numpy / grain generators seeded with the integer seed
+#   (PCG64 / Philox, not threefry), so they share no state with either.
+STEP_STREAM = 0x5354_4550  # "STEP"
+
+
+def step_key(seed: int) -> jax.Array:
+  """The root of the step-key stream for ``seed`` (see :data:`STEP_STREAM`).
+
+  Examples:
+    >>> import jax
+    >>> bool((jax.random.key_data(step_key(0)) != jax.random.key_data(
+    ...     jax.random.fold_in(jax.random.key(0), 0))).any())
+    True
+  """
+  return jax.random.fold_in(jax.random.key(int(seed)), STEP_STREAM)
 
 
 @struct.dataclass
@@ -43,8 +64,8 @@ class TrainState:
     model_state: pure dict of every non-``Param`` variable (BatchNorm ``mean``/``var``, RNG
       streams); updated by the forward pass in training mode.
     method_state: pytree of traced per-epoch method values, passed to the loss (``{}`` if none).
-    rng: a typed PRNG key; the step's key is ``fold_in(rng, step)``, so it never changes and a
-      resumed run draws the same numbers.
+    rng: a typed PRNG key (:func:`step_key` of the seed); the step's key is
+      ``fold_in(rng, step)``, so it never changes and a resumed run draws the same numbers.
   """
 
   step: jax.Array
@@ -98,7 +119,8 @@ def create_train_state(model: nnx.Module, tx: optax.GradientTransformation, *,
   Args:
     model: an ``nnx.Module`` built with its own ``nnx.Rngs`` (its initial weights are taken as is).
     tx: the optax transformation (its ``init`` runs on ``params``).
-    rng: a typed key (``jax.random.key``) or an int seed, for randomness inside the loss.
+    rng: a typed key (``jax.random.key``) or an int seed (then :func:`step_key`, the stream
+      independent of ``nnx.Rngs(seed)``), for randomness inside the loss.
     method_state: initial traced method values (default ``{}``).
     epoch: the starting epoch.
 
@@ -115,7 +137,7 @@ def create_train_state(model: nnx.Module, tx: optax.GradientTransformation, *,
   """
   graphdef, params, model_state = split_model(model)
   if isinstance(rng, int):
-    rng = jax.random.key(rng)
+    rng = step_key(rng)
   # optax 0.2.8 mixes Python floats with int32 counts; see jsnn.train.step.optimizer_update.
   with jax.numpy_dtype_promotion("standard"):
     opt_state = tx.init(params)
@@ -147,7 +169,8 @@ def create_sharded_train_state(model_factory: Callable[..., nnx.Module],
     tx: the optax transformation.
     shardings_fn: ``abstract TrainState -> pytree of NamedSharding`` (e.g. a partial of
       :func:`jsnn.train.state_shardings`).
-    seed: seeds both the model's ``nnx.Rngs`` and the state's ``rng``.
+    seed: seeds the model's ``nnx.Rngs(seed)`` and, as an independent stream, the state's ``rng``
+      (:func:`step_key`).
     method_state: initial traced method values (default ``{}``).
     epoch: the starting epoch.
 
@@ -158,7 +181,7 @@ def create_sharded_train_state(model_factory: Callable[..., nnx.Module],
 
   def init() -> TrainState:
     state, graphdef = create_train_state(model_factory(rngs=nnx.Rngs(seed)), tx,
-                                         rng=jax.random.key(seed), method_state=method_state,
+                                         rng=step_key(seed), method_state=method_state,
                                          epoch=epoch)
     graphdefs.append(graphdef)
     return state
