@@ -259,7 +259,7 @@ def test_config_getter_defaults():
   assert train_config.get(cfg, "optimizer.lr") == 0.1
 
 
-@pytest.mark.parametrize("module", ["state", "sharding", "inputs"])
+@pytest.mark.parametrize("module", ["state", "sharding", "inputs", "workdir"])
 def test_docstring_examples(module):
   import doctest
   import importlib

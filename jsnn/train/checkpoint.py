@@ -34,12 +34,13 @@ cleaned up on the next start).
 
 * a step whose files differ from its manifest (missing, truncated or altered files: checked before
   orbax reads anything), or whose restored arrays differ from the fingerprint saved with them, has
-  failed its **own checksums**: it is moved aside to ``<workdir>/checkpoints.corrupt/`` with a
-  ``RuntimeWarning`` and the previous step is tried;
+  failed its **own checksums**: the previous step is tried, and once one restores, the failed
+  newer steps are moved aside to ``<workdir>/checkpoints.corrupt/`` with a ``RuntimeWarning``;
 * a step that passes its checksums but does not restore into the target (a different structure or
   shape: a changed model or code) is **never** treated as corruption and never moved;
-* if checkpoints exist but none restores, :class:`NoRestorableCheckpointError` is raised listing
-  each step and its error, and nothing is moved. (If an older step restores while a newer one
+* if checkpoints exist but none restores (all corrupt, or all of another structure),
+  :class:`NoRestorableCheckpointError` is raised listing each step and its error, and nothing is
+  moved. (If an older step restores while a newer one
   without a manifest does not, the newer one is a checkpoint killed between orbax's commit and its
   manifest and damaged since: it is moved aside too, because training on would collide with it.)
 """
@@ -194,12 +195,17 @@ class Checkpointer:
       NoRestorableCheckpointError: checkpoints exist but none restores (nothing is moved).
     """
     abstract = jax.tree.map(_abstract, target)
+    corrupt: list[tuple[int, Exception]] = []  # failed their own checksums
     failed: list[tuple[int, Exception, bool]] = []  # (step, restore error, had a manifest)
     for step in reversed(self.all_steps()):
       try:
         had_manifest = _check_manifest(self.directory / str(step))
       except _Corrupt as e:
-        self._quarantine(step, e)
+        corrupt.append((step, e))
+        continue
+      mismatch = _structure_mismatch(self.directory / str(step) / "state", abstract)
+      if mismatch:  # checked on metadata: orbax is not asked to read arrays it cannot place
+        failed.append((step, ValueError(mismatch), had_manifest))
         continue
       try:
         out = self._manager.restore(step, args=ocp.args.Composite(
@@ -210,27 +216,35 @@ class Checkpointer:
         continue
       saved = np.asarray(out.meta["fingerprint"], np.float32)
       if not _matches(saved, fingerprint(out.state)):
-        self._quarantine(step, _Corrupt("the restored arrays do not match the fingerprint saved "
-                                        "with them"))
+        corrupt.append((step, _Corrupt("the restored arrays do not match the fingerprint saved "
+                                       "with them")))
         continue
-      for newer, error, manifest in failed:
-        if manifest:  # intact files that do not restore although an older step does: keep them
-          raise NoRestorableCheckpointError(self._none_restores_message(failed, older=step))
+      if any(manifest for _, _, manifest in failed):
+        # Intact files that do not restore although an older step does: keep everything.
+        raise NoRestorableCheckpointError(self._none_restores_message(failed, corrupt, step))
+      # A good fallback exists: move the damaged newer steps aside (training on would collide).
+      for newer, error in corrupt:
+        self._quarantine(newer, error)
+      for newer, error, _ in failed:
         self._quarantine(newer, error)
       return Restored(step, out.state, _own_position(out.data), dict(out.meta))
-    if failed:
-      raise NoRestorableCheckpointError(self._none_restores_message(failed))
+    if failed or corrupt:
+      raise NoRestorableCheckpointError(self._none_restores_message(failed, corrupt))
     return None
 
-  def _none_restores_message(self, failed, older: int | None = None) -> str:
+  def _none_restores_message(self, failed, corrupt, older: int | None = None) -> str:
     lines = [f"  step {step}: {type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
              for step, e, _ in failed]
-    head = (f"checkpoint(s) {', '.join(str(s) for s, _, _ in failed)} in {self.directory} pass "
-            f"their checksums but do not restore into the current model/optimiser state"
-            + (f" (step {older} does)" if older is not None else "") + ":\n")
-    return (head + "\n".join(lines) + "\nThis is a structure or shape mismatch (a different "
-            "model, optimiser or code version), not corruption; nothing was moved or deleted. "
-            "Rerun with the code and config that wrote them, use a new --workdir, or pass "
+    lines += [f"  step {step}: fails its checksums ({e})" for step, e in corrupt]
+    if older is not None:
+      head = (f"checkpoint(s) {', '.join(str(s) for s, _, _ in failed)} in {self.directory} pass "
+              f"their checksums but do not restore into the current state, while the older step "
+              f"{older} does:\n")
+    else:
+      head = f"checkpoints exist in {self.directory} but none restores:\n"
+    return (head + "\n".join(lines) + "\nA structure or shape mismatch (a different model, "
+            "optimiser or code version) is not corruption; nothing was moved or deleted. Rerun "
+            "with the code and config that wrote them, use a new --workdir, or pass "
             "--force_restart (Python: force_restart=True) to move the checkpoints aside to "
             f"{self.directory.name}.unrestorable-<time>/ and train from step 0.")
 
@@ -281,6 +295,36 @@ def _decode(position: Any) -> Any:
   if isinstance(position, dict) and set(position) == {_BYTES_KEY}:
     return base64.b64decode(position[_BYTES_KEY])
   return position
+
+
+def _names(path) -> tuple[str, ...]:
+  return tuple(str(getattr(k, "name", getattr(k, "key", getattr(k, "idx", k)))) for k in path)
+
+
+def _structure_mismatch(state_dir: epath.Path, abstract: Any) -> str:
+  """A description of how the saved tree (orbax metadata) differs from ``abstract``, or ``""``."""
+  try:
+    meta = ocp.StandardCheckpointHandler().metadata(state_dir)
+  except Exception:  # noqa: BLE001 - unreadable metadata: let the restore report it
+    return ""
+  tree = getattr(meta, "tree", meta)
+  saved = {_names(p): leaf for p, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+  wanted = {_names(p): leaf for p, leaf in jax.tree_util.tree_flatten_with_path(abstract)[0]}
+  problems = [f"{'/'.join(k)} is in the checkpoint but not in the model/optimiser state"
+              for k in sorted(saved.keys() - wanted.keys())]
+  problems += [f"{'/'.join(k)} is missing from the checkpoint" for k in sorted(wanted.keys() -
+                                                                              saved.keys())]
+  for k in sorted(saved.keys() & wanted.keys()):
+    want = wanted[k]
+    if jax.dtypes.issubdtype(want.dtype, jax.dtypes.prng_key):
+      continue
+    have = tuple(getattr(saved[k], "shape", ()) or ())
+    if have != tuple(want.shape):
+      problems.append(f"{'/'.join(k)}: saved shape {have}, expected {tuple(want.shape)}")
+  if not problems:
+    return ""
+  more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+  return "structure/shape mismatch: " + "; ".join(problems[:5]) + more
 
 
 def _gather_positions(position: Any) -> list:

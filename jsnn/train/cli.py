@@ -87,8 +87,8 @@ def _import_attr(kind: str, spec: str, *, classes_only: bool = False) -> Any:
                      "('module:attr' or 'package.module:attr').") from None
   if not hasattr(module, attr):
     valid = _defined_in(module, classes_only=classes_only)
-    raise ValueError(f"{kind} {spec!r}: {module_name} has no {attr!r}.{suggest(attr, valid)} "
-                     f"Valid: {', '.join(valid) or '(none)'}.")
+    raise ValueError(f"{kind} {spec!r}: {module_name} has no {attr!r}; valid: "
+                     f"{', '.join(valid) or '(none)'}.{suggest(attr, valid)}")
   return getattr(module, attr)
 
 
@@ -111,8 +111,8 @@ def resolve_model(name: str) -> Any:
       return _import_attr("model", f"jsnn.models.{module}:{attr}", classes_only=True)
     return _import_attr("model", name, classes_only=True)
   if name not in zoo:
-    raise ValueError(f"unknown model {name!r}.{suggest(name, zoo)} Valid: {', '.join(zoo)}, or "
-                     "'module:Class' for a model in any importable module.")
+    raise ValueError(f"unknown model {name!r}; valid: {', '.join(zoo)}, or 'module:Class' for a "
+                     f"model in any importable module.{suggest(name, zoo)}")
   return importlib.import_module(f"jsnn.models.{name}").Model
 
 
@@ -123,8 +123,8 @@ def resolve_data(name: str) -> Any:
   if ":" in name:
     return _import_attr("dataset", name)
   if name not in DATASETS:
-    raise ValueError(f"unknown dataset {name!r}.{suggest(name, DATASETS)} Valid: "
-                     f"{', '.join(sorted(DATASETS))}, or 'module:builder'.")
+    raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(sorted(DATASETS))}, or "
+                     f"'module:builder'.{suggest(name, DATASETS)}")
   return _import_attr("dataset", DATASETS[name])
 
 
@@ -137,7 +137,7 @@ def resolve_loss(name: str) -> Any:
     return _import_attr("loss", name)
   valid = sorted(set(jsnn.losses.__all__) - _NOT_LOSSES)
   if name not in valid:
-    raise ValueError(f"unknown loss {name!r}.{suggest(name, valid)} Valid: {', '.join(valid)}.")
+    raise ValueError(f"unknown loss {name!r}; valid: {', '.join(valid)}.{suggest(name, valid)}")
   return getattr(jsnn.losses, name)
 
 

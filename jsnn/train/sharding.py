@@ -65,7 +65,7 @@ def batch_spec(axis: int = 0) -> P:
 
   Examples:
     >>> batch_spec(0), batch_spec(1)
-    (PartitionSpec('data',), PartitionSpec(None, 'data'))
+    (P('data',), P(None, 'data'))
   """
   return P(*([None] * int(axis) + [DATA_AXIS]))
 

@@ -253,12 +253,23 @@ def write_config(workdir: Any, config: Any, *, changed: bool = False) -> None:
   tmp.replace(path)
 
 
+# Spelled-out names users type for the trainer's short keys (matched by difflib like the keys).
+_ALIASES = {"learning_rate": "lr", "epochs": "num_epochs", "steps": "total_steps",
+            "batch": "batch_size", "time_steps": "T", "timesteps": "T", "clip_norm":
+            "grad_clip_norm", "optimiser": "optimizer"}
+
+
 def suggest(name: str, valid: Iterable[str]) -> str:
-  """`` Did you mean 'x'?`` (difflib), or ``""``.
+  """`` Did you mean 'x'?`` (difflib over the valid names and common spelled-out aliases), or ``""``.
 
   Examples:
-    >>> suggest("learning_rte", ["lr", "learning_rate", "momentum"])
-    " Did you mean 'learning_rate'?"
+    >>> suggest("learning_rte", ["lr", "momentum"])
+    " Did you mean 'lr'?"
+    >>> suggest("momentun", ["lr", "momentum"])
+    " Did you mean 'momentum'?"
   """
-  close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6)
-  return f" Did you mean {close[0]!r}?" if close else ""
+  valid = list(valid)
+  candidates = {v: v for v in valid}
+  candidates.update({alias: key for alias, key in _ALIASES.items() if key in valid})
+  close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+  return f" Did you mean {candidates[close[0]]!r}?" if close else ""
