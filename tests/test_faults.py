@@ -256,7 +256,7 @@ def test_two_trainers_on_one_workdir_the_second_fails(tmp_path):
       _run(_config(), tmp_path)
   finally:
     proc.kill()
-    proc.wait()
+    proc.communicate()
 
 
 # -- remote paths -------------------------------------------------------------------------------------
@@ -377,10 +377,10 @@ def test_sigterm_mid_epoch_saves_that_step_and_resumes_exactly(tmp_path):
 
   assert [r["step"] for r in rows(straight)] == [11, 22, 33, 44]
   assert rows(stopped) == rows(straight)
-  a, b = np.load(straight / "final_params.npz"), np.load(stopped / "final_params.npz")
-  assert sorted(a.files) == sorted(b.files)
-  for name in a.files:
-    np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+  with np.load(straight / "final_params.npz") as a, np.load(stopped / "final_params.npz") as b:
+    assert sorted(a.files) == sorted(b.files)
+    for name in a.files:
+      np.testing.assert_array_equal(a[name], b[name], err_msg=name)
   summary = json.loads((straight / "summary.json").read_text())
   best = summary["best_step"]
   assert summary["best_checkpoint"] == str(straight / "checkpoints" / str(best))

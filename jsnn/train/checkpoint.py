@@ -233,7 +233,7 @@ class Checkpointer:
     return None
 
   def _none_restores_message(self, failed, corrupt, older: int | None = None) -> str:
-    lines = [f"  step {step}: {type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
+    lines = [f"  step {step}: {type(e).__name__}: {str(e).splitlines()[0][:600] if str(e) else ''}"
              for step, e, _ in failed]
     lines += [f"  step {step}: fails its checksums ({e})" for step, e in corrupt]
     if older is not None:
@@ -314,7 +314,7 @@ def _structure_mismatch(state_dir: epath.Path, abstract: Any) -> str:
               for k in sorted(saved.keys() - wanted.keys())]
   problems += [f"{'/'.join(k)} is missing from the checkpoint" for k in sorted(wanted.keys() -
                                                                               saved.keys())]
-  for k in sorted(saved.keys() & wanted.keys()):
+  for k in sorted(saved.keys() & wanted.keys(), key=lambda k: (k[0] != "params", k)):
     want = wanted[k]
     if jax.dtypes.issubdtype(want.dtype, jax.dtypes.prng_key):
       continue
