@@ -557,3 +557,78 @@ def test_step_keys_are_independent_of_init_keys():
                for k in range(512)}
   assert not init_keys & step_keys
   assert len(step_keys) == 512
+
+
+# -- malformed event files -------------------------------------------------------------------------
+
+
+def _events(t, x, y, p=None):
+  from jsnn.data import events as je
+  p = np.zeros(len(t), np.uint8) if p is None else p
+  return je.as_events({"t": np.asarray(t), "x": np.asarray(x), "y": np.asarray(y), "p": p})
+
+
+def test_malformed_event_files_raise_with_path_and_offset(tmp_path):
+  from jsnn.data import events as je
+
+  header2 = b"#!AER-DAT2.0\r\n# written by jsnn\r\n"
+  cases = [
+      (je.read_aedat2, b"", r"empty\.aedat: not an AEDAT 2\.0 file: no '#!AER-DAT2\.0' header line; "
+                            r"the bytes look like an empty file at byte offset 0", "empty.aedat"),
+      (je.read_aedat2, header2, rf"hdr\.aedat: no events: the file holds only the AEDAT 2\.0 header "
+                                rf"at byte offset {len(header2)}", "hdr.aedat"),
+      (je.read_aedat2, np.random.default_rng(0).bytes(800),
+       r"rnd\.aedat: not an AEDAT 2\.0 file: no '#!AER-DAT2\.0' header line; the bytes look like "
+       r"header-less binary \(the N-MNIST \.bin layout", "rnd.aedat"),
+      (je.read_aedat2, je.encode_aedat2(_events([0, 1], [1, 2], [3, 4]))[len(header2):],
+       r"nohdr\.aedat: not an AEDAT 2\.0 file", "nohdr.aedat"),
+      (je.read_nmnist_bin, b"", r"e\.bin: no events: the file is empty at byte offset 0", "e.bin"),
+      (je.read_nmnist_bin, je.encode_aedat2(_events([0, 1], [1, 2], [3, 4])),
+       r"v2\.bin: not an N-MNIST \.bin file \(which has no header\): the bytes look like an AEDAT "
+       r"2\.0 \(CIFAR10-DVS, read_aedat2\) file at byte offset 0", "v2.bin"),
+      (je.read_nmnist_bin, np.random.default_rng(1).bytes(500),
+       r"r\.bin: event 0 has x=\d+ outside the 34x34 \(HxW\) sensor .* at byte offset 0", "r.bin"),
+      (je.read_nmnist_bin, je.encode_nmnist_bin(_events([5, 9, 3, 12], [1, 2, 3, 4], [1, 1, 1, 1])),
+       r"b\.bin: timestamp goes backwards at event 2 \(9 -> 3; 1 such steps\)\. Pass "
+       r"on_unsorted='sort' .* 'keep' for SpikingJelly's behaviour \(file order\) at byte offset 10",
+       "b.bin"),
+      (je.read_aedat2, je.encode_aedat2(_events([5, 9, 3], [1, 2, 3], [1, 1, 1])),
+       rf"b\.aedat: timestamp goes backwards at event 2 .* at byte offset {len(header2) + 16}",
+       "b.aedat"),
+      (je.read_aedat31, b"#!AER-DAT3.1\r\n#!END-HEADER\r\n",
+       r"h\.aedat: no events: the file holds no polarity events", "h.aedat"),
+      (je.read_aedat31, b"\x00" * 64, r"z\.aedat: not an AEDAT 3\.1 file: no '#!AER-DAT3\.1' "
+                                      r"header; the bytes look like header-less binary", "z.aedat"),
+      (je.read_aedat31, je.encode_aedat31(_events([5, 9, 3], [1, 2, 3], [1, 1, 1])),
+       r"b3\.aedat: timestamp goes backwards at event 2", "b3.aedat"),
+  ]
+  for read, data, pattern, name in cases:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(je.EventFileError, match=pattern) as e:
+      read(path)
+    assert e.value.path == str(path)
+
+
+def test_unsorted_events_can_be_sorted_or_kept():
+  from jsnn.data import events as je
+
+  data = je.encode_nmnist_bin(_events([5, 9, 3, 12], [1, 2, 3, 4], [1, 1, 1, 1]))
+  assert je.read_nmnist_bin(data, on_unsorted="sort").t.tolist() == [3, 5, 9, 12]
+  assert je.read_nmnist_bin(data, on_unsorted="sort").x.tolist() == [3, 1, 2, 4]
+  assert je.read_nmnist_bin(data, on_unsorted="keep").t.tolist() == [5, 9, 3, 12]
+  with pytest.raises(ValueError, match=r"on_unsorted='drop'; valid: raise, sort, keep"):
+    je.read_nmnist_bin(data, on_unsorted="drop")
+
+
+def test_out_of_range_aedat31_coordinates_name_the_byte_offset():
+  from jsnn.data import events as je
+
+  data = bytearray(je.encode_aedat31(_events([1, 2], [1, 2], [3, 4])))
+  body = data.index(b"#!END-HEADER\r\n") + len(b"#!END-HEADER\r\n") + 28
+  aer = (200 << 17) | (4 << 2)  # x = 200 on a 128-wide sensor, second event
+  struct_offset = body + 8
+  data[struct_offset:struct_offset + 4] = aer.to_bytes(4, "little")
+  with pytest.raises(je.EventFileError, match=rf"event 1 has x=200 outside the 128x128 \(HxW\) "
+                                              rf"sensor .* at byte offset {struct_offset}"):
+    je.read_aedat31(bytes(data), name="g.aedat")

@@ -30,13 +30,17 @@ class PipelineData:
     evaluate: `() -> grain.IterDataset` of padded evaluation batches with `"mask"`.
     steps_per_epoch: training batches per epoch on every host.
     eval_max_batches: optional cap on evaluation batches (`runlocal` configs).
+    batch_axes: the batch axis of each key whose batch axis is not 0, e.g. `{"frames": 1}` for
+      time-major frames `[T, B, ...]`; the trainer shards and assembles those arrays along it.
   """
 
   def __init__(self, train: Callable[[], grain.IterDataset], evaluate: Callable[[], grain.IterDataset],
-               steps_per_epoch: int, eval_max_batches: int | None = None):
+               steps_per_epoch: int, eval_max_batches: int | None = None,
+               batch_axes: Mapping[str, int] | None = None):
     self._train, self._evaluate = train, evaluate
     self.steps_per_epoch = int(steps_per_epoch)
     self.eval_max_batches = eval_max_batches
+    self.batch_axes = dict(batch_axes or {})
 
   def train_iterator(self, position: Any = None) -> grain.DatasetIterator:
     """A training iterator, moved to `position` (a `get_state()` value) unless that is None."""
@@ -101,7 +105,7 @@ def cifar_data(input_config: Mapping[str, Any], *, seed: int, process_index: int
       lambda: cifar_pipeline("train", batch_size=batch, seed=seed, num_epochs=None, **aug, **common),
       lambda: cifar_pipeline("test", batch_size=eval_batch, pad_to_batch=True, **common),
       steps_per_epoch=(_split_len(name, "train", data_dir) // process_count) // batch,
-      eval_max_batches=input_config.get("eval_max_batches"))
+      eval_max_batches=input_config.get("eval_max_batches"), batch_axes={"frames": 1})
 
 
 def events_data(input_config: Mapping[str, Any], *, seed: int, process_index: int = 0,
