@@ -632,3 +632,63 @@ def test_out_of_range_aedat31_coordinates_name_the_byte_offset():
   with pytest.raises(je.EventFileError, match=rf"event 1 has x=200 outside the 128x128 \(HxW\) "
                                               rf"sensor .* at byte offset {struct_offset}"):
     je.read_aedat31(bytes(data), name="g.aedat")
+
+
+# -- monitoring -------------------------------------------------------------------------------------
+
+
+def _dead_layer_net():
+  from flax import nnx
+
+  from jsnn import nn as jn
+
+  class DeadLayerNet(nnx.Module):
+    """Two spiking layers on ``[B, 64]`` images (T=2); ``dead`` gets only negative input."""
+
+    def __init__(self, *, rngs):
+      self.fc1 = jn.Linear(64, 16, rngs=rngs)
+      self.live = jn.SpikingNeuron(jsnn.neurons.tet_lif)
+      self.dead = jn.SpikingNeuron(jsnn.neurons.tet_lif)
+      self.fc2 = jn.Linear(16, 10, rngs=rngs)
+
+    def __call__(self, x):
+      h = self.fc1(jax.numpy.broadcast_to(x[None], (2,) + x.shape))
+      return self.fc2(self.live(h) + self.dead(-jax.numpy.abs(h) - 1.0))
+
+  return DeadLayerNet
+
+
+def test_monitoring_rows_writers_profile_and_dead_layer_warning(tmp_path, caplog):
+  cfg = _config(total_steps=4, log_every_steps=2, eval_every_steps=4, checkpoint_every_steps=4,
+                writer="tensorboard", profile_steps="1:2")
+  cfg.model = {}
+
+  class Collect:
+    rows: list = []
+
+    def write(self, step, scalars, kind):
+      self.rows.append((step, kind, dict(scalars)))
+
+    def close(self):
+      self.rows.append("closed")
+
+  extra = Collect()
+  loss = functools.partial(jsnn.losses.tet, **cfg.loss_kw)
+  with caplog.at_level(logging.WARNING, logger="jsnn.train.loop"):
+    train.train_and_evaluate(
+        cfg, tmp_path, model_factory=_dead_layer_net(),
+        data=digits_mlp.digits_data(cfg.input, seed=0), loss_fn=train.classification_loss(loss),
+        eval_fn=train.classification_eval(loss), writer=extra)
+  rows = [json.loads(line) for line in (tmp_path / "train_metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in rows] == [2, 4]
+  for r in rows:
+    assert r["steps_per_s"] > 0 and r["lr"] == pytest.approx(3e-3) and np.isfinite(r["loss"])
+    assert r["firing_rate/dead"] == 0.0 and 0.0 < r["firing_rate/live"] < 1.0
+  assert "layer dead never fires (firing rate 0.0 at all 2 log steps" in caplog.text
+  assert "layer live" not in caplog.text
+  assert [(s, k) for s, k, _ in extra.rows[:-1]] == [(2, "train"), (4, "train"), (4, "eval")]
+  assert extra.rows[-1] == "closed" and "test_accuracy" in extra.rows[2][2]
+  assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+  assert list((tmp_path / "profile").rglob("*.xplane.pb"))
+  assert [r["step"] for r in map(json.loads, (tmp_path / "metrics.jsonl").read_text()
+                                 .splitlines())] == [4]

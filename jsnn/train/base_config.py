@@ -45,6 +45,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.keep_best_checkpoint = True
   c.async_checkpointing = True
   c.log_every_steps = 10
+  c.log_firing_rates = True  # per-layer firing rates of jsnn.nn.SpikingNeuron at each log step
   c.writer = "jsonl"  # or "tensorboard" (tensorboardX, no TensorFlow)
   c.profile_steps = ml_collections.FieldReference(None, field_type=str)  # e.g. "10:15"
   c.sharding = ml_collections.ConfigDict(dict(mode="replicate", fsdp_min_size=4096))

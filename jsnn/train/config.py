@@ -22,6 +22,9 @@ with attribute access; defaults in :data:`DEFAULTS`)::
   keep_best_checkpoint      ... and the one with the best test accuracy (True)
   async_checkpointing
   log_every_steps           fetch step metrics (NaN check) and write a monitoring row
+  log_firing_rates          add each spiking layer's firing rate to the monitoring row (an extra
+                            forward pass on that step's batch); warn when a layer's rate is 0 or
+                            1 at every log step of an evaluation interval
   writer                    "jsonl" (metrics.jsonl only) | "tensorboard" (also tensorboardX
                             event files in <workdir>/tensorboard; needs the `tensorboard` extra)
   profile_steps             None, or "START:STOP": a jax.profiler trace of those steps in
@@ -70,7 +73,7 @@ DEFAULTS: dict[str, Any] = {
     "optimizer.surrogate": None,
     "eval_every_steps": None, "checkpoint_every_steps": None, "keep_checkpoints": 2,
     "keep_best_checkpoint": True, "async_checkpointing": True, "log_every_steps": 10,
-    "writer": "jsonl", "profile_steps": None,
+    "writer": "jsonl", "profile_steps": None, "log_firing_rates": True,
     "sharding.mode": "replicate", "sharding.fsdp_min_size": 2**12,
     "multihost": False, "progress": True, "plot": True,
 }

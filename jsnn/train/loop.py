@@ -59,7 +59,7 @@ from jsnn.train.checkpoint import Checkpointer, NoRestorableCheckpointError
 from jsnn.train.inputs import TrainData
 from jsnn.train.sharding import (batch_shardings, global_batch, make_mesh, replicated,
                                  state_shardings)
-from jsnn.train.state import TrainState, create_sharded_train_state
+from jsnn.train.state import TrainState, create_sharded_train_state, merge_model
 from jsnn.train.step import EvalFn, LossFn, eval_step, train_step
 
 __all__ = ["train_and_evaluate", "train_step", "eval_step", "TrainingInterrupted"]
@@ -190,6 +190,10 @@ def train_and_evaluate(config: Any, workdir: Any, *,
                     out_shardings=(shardings, rep), donate_argnums=0)
     evaluate = jax.jit(functools.partial(eval_step, graphdef=graphdef, eval_fn=eval_fn),
                        out_shardings=rep)
+    rates_fn = jax.jit(functools.partial(_firing_rates, graphdef=graphdef, eval_fn=eval_fn),
+                       out_shardings=rep)
+    watch_rates = bool(cfg.get(config, "log_firing_rates"))
+    interval_rates: dict[str, list[float]] = {}
     compiled: dict[str, Any] = {}
     compile_time = [0.0]
 
@@ -236,6 +240,7 @@ def train_and_evaluate(config: Any, workdir: Any, *,
         total=num_steps, initial=resumed_from, unit="step", dynamic_ncols=True,
         disable=not (main and cfg.get(config, "progress"))))
     pending: list[tuple[int, Any]] = []
+    last_batch = None
     best = max((r["test_accuracy"] for r in metrics_log.records), default=-1.0)
     last_log = (resumed_from, time.time())
     step = resumed_from
@@ -247,6 +252,8 @@ def train_and_evaluate(config: Any, workdir: Any, *,
         jax.profiler.start_trace(str(workdir / "profile"))
       batch = to_device(next(iterator), step + 1,
                         f"training batch of step {step + 1} (epoch {step // steps_per_epoch})")
+      if watch_rates and (step + 1) % log_every == 0:
+        last_batch = batch  # kept (not donated) for the firing-rate probe after the step
       state, step_metrics = run_compiled("train", train, state, batch)
       step += 1
       pending.append((step, step_metrics))
@@ -263,14 +270,21 @@ def train_and_evaluate(config: Any, workdir: Any, *,
           now = time.time()
           row = _train_row(rows, step, (step - last_log[0]) / max(now - last_log[1], 1e-9),
                            lr_fn, start)
-          last_log = (step, now)
+          if watch_rates and last_batch is not None:
+            rates = jax.device_get(run_compiled("rates", rates_fn, state, last_batch))
+            for layer, rate in sorted(rates.items()):
+              row[f"firing_rate/{layer}"] = float(rate)
+              interval_rates.setdefault(layer, []).append(float(rate))
+            last_batch = None
+          last_log = (step, time.time())
           for w in writers:
             w.write(step, row, kind="train")
-          _warn_dead_layers(row, step)
       record = None
       if is_eval:
         record = run_eval(state, step)
         metrics_log.append(record)
+        _warn_dead_layers(interval_rates, step)
+        interval_rates = {}
         for w in writers:
           w.write(step, {k: v for k, v in record.items() if k not in ("step", "epoch")},
                   kind="eval")
@@ -442,13 +456,40 @@ def _train_row(rows: list[dict], step: int, steps_per_s: float, lr_fn, start) ->
   return row
 
 
-def _warn_dead_layers(row: dict, step: int) -> None:
-  for key, value in row.items():
-    if key.startswith("firing_rate/") and value in (0.0, 1.0):
-      _LOG.warning("layer %s had firing rate %s over the whole interval ending at step %d: it "
-                   "%s, so no surrogate gradient reaches the layers before it. Check the input "
-                   "scale, the threshold and the initialisation.", key.split("/", 1)[1], value,
-                   step, "never fires" if value == 0.0 else "fires at every step")
+def _firing_rates(state: TrainState, batch, *, graphdef, eval_fn) -> dict[str, jax.Array]:
+  """Mean firing rate of every ``jsnn.nn.SpikingNeuron`` on ``batch`` (eval mode, no update).
+
+  The neurons' ``monitor`` switch is turned on in a merged copy of the model inside the trace;
+  ``eval_fn`` runs the forward pass, whose sums are discarded. Layers are named by their path.
+  """
+  from jsnn.nn import SpikingNeuron  # the trainer's only use of jsnn.nn
+
+  model = merge_model(graphdef, state.params, state.model_state)
+  model.eval()
+  neurons = [(path, m) for path, m in nnx.iter_modules(model) if isinstance(m, SpikingNeuron)]
+  if not neurons:
+    return {}
+  for _, m in neurons:
+    m.monitor = True
+  _, sown = nnx.capture(lambda mdl: eval_fn(mdl, batch, state.method_state), nnx.Intermediate)(model)
+  rates = {}
+  for path, leaf in jax.tree_util.tree_flatten_with_path(sown)[0]:
+    names = [str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path]
+    if "firing_rate" in names:
+      layer = ".".join(names[:names.index("firing_rate")])
+      rates.setdefault(layer, []).append(leaf)
+  return {layer: jnp.mean(jnp.stack(values)) for layer, values in rates.items()}
+
+
+def _warn_dead_layers(interval_rates: dict[str, list[float]], step: int) -> None:
+  """Warns for each layer whose firing rate was exactly 0 (or 1) at every log step of the interval."""
+  for layer, rates in sorted(interval_rates.items()):
+    for value, what in ((0.0, "never fires"), (1.0, "fires at every time step")):
+      if rates and all(r == value for r in rates):
+        _LOG.warning("layer %s %s (firing rate %s at all %d log steps of the evaluation interval "
+                     "ending at step %d), so no surrogate gradient flows through it. Check the "
+                     "input scale, the threshold and the initialisation.", layer, what, value,
+                     len(rates), step)
 
 
 class _StopOnSignal:

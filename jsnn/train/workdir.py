@@ -46,7 +46,7 @@ CONFIG_FILE = "config.json"
 OPERATIONAL_KEYS = frozenset({
     "progress", "plot", "async_checkpointing", "keep_checkpoints", "keep_best_checkpoint",
     "log_every_steps", "input.data_dir", "input.worker_count", "input.manual_dir",
-    "profile_steps", "writer", "multihost",
+    "profile_steps", "writer", "multihost", "log_firing_rates",
 })
 
 
