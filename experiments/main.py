@@ -9,8 +9,11 @@ for scripts and tests written against this module.
 
 from __future__ import annotations
 
-from jsnn.train.cli import (DATASETS, INPUT_KEYS, main, resolve_data, resolve_loss,  # noqa: F401
+from jsnn.train.cli import (DATASETS, INPUT_KEYS, main, resolve_data, resolve_loss,
                             resolve_method_state, resolve_model, run)
+
+__all__ = ["DATASETS", "INPUT_KEYS", "main", "resolve_data", "resolve_loss",
+           "resolve_method_state", "resolve_model", "run"]
 
 if __name__ == "__main__":
   main()

@@ -115,7 +115,9 @@ def test_nmnist_out_of_sensor_and_truncated_files_fail_the_build(tmp_path):
   write_nmnist(manual, zipped=False)
   bad = make_events(1, 10, 34, 34)
   je.write_nmnist_bin(manual / "Train" / "3" / "00009.bin", bad._replace(x=np.full(10, 40, np.uint16)))
-  with pytest.raises(ValueError, match=r"00009\.bin: event 0 .* x=40 outside the sensor width 34"):
+  # The reader itself rejects it, with the byte offset (an EventFileError is a ValueError).
+  with pytest.raises(je.EventFileError, match=r"00009\.bin: event 0 has x=40 outside the 34x34 "
+                                              r"\(HxW\) sensor .* at byte offset 0"):
     je.prepare("n_mnist", data_dir=str(tmp_path / "tfds"), manual_dir=str(manual))
   (manual / "Train" / "3" / "00009.bin").write_bytes(je.encode_nmnist_bin(bad)[:-1])
   with pytest.raises(je.EventFileError, match=r"00009\.bin: .* byte offset 45"):

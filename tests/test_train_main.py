@@ -133,3 +133,63 @@ def test_parse_arg_and_config_errors():
     common.parse_arg("T=four", T=4)
   with pytest.raises(ValueError, match=r"unknown method 'stdp'; valid: sdt, tet, clif, adali, psg"):
     digits_mlp.get_config("method=stdp")
+
+
+def test_package_entry_point_without_the_repository(tmp_path):
+  """As after `pip install jsnn[train,data]`: only the `jsnn` package is importable (no
+  `experiments/`), a user config built on `jsnn.train.base_config()` names a model and a dataset
+  in the user's own module (`mytask:...`), and `python -m jsnn.train` trains and resumes."""
+  import shutil
+
+  site = tmp_path / "site"
+  shutil.copytree(ROOT / "jsnn", site / "jsnn", ignore=shutil.ignore_patterns("__pycache__"))
+  user = tmp_path / "user"
+  user.mkdir()
+  (user / "mytask.py").write_text(
+      "import jax.numpy as jnp\n"
+      "import numpy as np\n"
+      "from flax import nnx\n"
+      "import jsnn\n"
+      "from jsnn import nn as jn\n"
+      "from jsnn.train import ArrayData\n\n"
+      "class TinySNN(nnx.Module):\n"
+      "  def __init__(self, *, T=2, rngs):\n"
+      "    self.T = T\n"
+      "    self.fc1 = jn.Linear(8, 16, rngs=rngs)\n"
+      "    self.sn = jn.SpikingNeuron(jsnn.neurons.tet_lif)\n"
+      "    self.fc2 = jn.Linear(16, 3, rngs=rngs)\n\n"
+      "  def __call__(self, x):\n"
+      "    return self.fc2(self.sn(self.fc1(jnp.broadcast_to(x[None], (self.T,) + x.shape))))\n\n"
+      "def data(cfg, *, seed, process_index=0, process_count=1):\n"
+      "  rng = np.random.default_rng(0)\n"
+      "  y = rng.integers(0, 3, 96).astype(np.int32)\n"
+      "  x = (rng.normal(size=(96, 8)) + 2.0 * np.eye(8)[y]).astype(np.float32)\n"
+      "  return ArrayData({'image': x[:64], 'label': y[:64]}, {'image': x[64:], 'label': y[64:]},\n"
+      "                   batch_size=cfg.batch_size, seed=seed, process_index=process_index,\n"
+      "                   process_count=process_count)\n")
+  (user / "my_config.py").write_text(
+      "from jsnn.train import base_config\n\n"
+      "def get_config():\n"
+      "  c = base_config()\n"
+      "  c.model_name = 'mytask:TinySNN'\n"
+      "  c.input.name = 'mytask:data'\n"
+      "  c.input.batch_size = 16\n"
+      "  c.num_epochs = 2\n"
+      "  c.progress = c.plot = False\n"
+      "  return c\n")
+  env = dict(os.environ, PYTHONPATH=str(site), JAX_DISABLE_MOST_OPTIMIZATIONS="true")
+  cmd = [sys.executable, "-m", "jsnn.train", "--config", "my_config.py", "--workdir", "run"]
+  proc = subprocess.run(cmd, cwd=user, capture_output=True, text=True, timeout=180, env=env)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "final test accuracy" in proc.stdout
+  summary = json.loads((user / "run" / "summary.json").read_text())
+  assert summary["steps"] == 8 and summary["config_name"] == "my_config"
+  proc = subprocess.run(cmd + ["--config.num_epochs=3"], cwd=user, capture_output=True, text=True,
+                        timeout=180, env=env)
+  assert proc.returncode == 1
+  assert "num_epochs: 2 -> 3" in proc.stderr and "--allow_config_change=num_epochs" in proc.stderr
+  proc = subprocess.run(cmd + ["--config.num_epochs=3", "--allow_config_change=num_epochs"],
+                        cwd=user, capture_output=True, text=True, timeout=180, env=env)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  summary = json.loads((user / "run" / "summary.json").read_text())
+  assert summary["steps"] == 12 and summary["resumed_from_step"] == 8

@@ -127,8 +127,8 @@ def _child_loop(workdir: str):
   cfg.total_steps, cfg.checkpoint_every_steps, cfg.eval_every_steps = 6, 3, 3
   cfg.progress = cfg.plot = False
   main.run(cfg, workdir)
-  cfg.total_steps = 9
-  state = main.run(cfg, workdir)
+  cfg.total_steps = 9  # training longer: a config change the resume policy must be told about
+  state = main.run(cfg, workdir, allow_config_changes=["total_steps"])
   with open(os.path.join(workdir, "summary.json")) as f:
     summary = json.load(f)
   out.update(devices=summary["devices"]["count"], resumed=summary["resumed_from_step"],

@@ -1,7 +1,7 @@
 """The data contract of the trainer, and an in-memory implementation of it.
 
 The trainer never imports ``jsnn.data``; it receives an object with this interface
-(:class:`TrainData`), built by ``experiments/main.py`` from the config:
+(:class:`TrainData`), built by :mod:`jsnn.train.cli` from the config:
 
 * ``steps_per_epoch``: number of training steps (global batches) per epoch;
 * ``train_iterator(position=None)``: an iterator of **host-local** training batches (dicts of numpy
@@ -10,7 +10,10 @@ The trainer never imports ``jsnn.data``; it receives an object with this interfa
   position must be JSON-serialisable (a grain ``DataLoader`` iterator's state dict qualifies);
   restoring it must reproduce exactly the batches that would have followed;
 * ``eval_batches()``: a fresh iterable over the evaluation set, host-local batches of one fixed
-  shape; the last batch is padded and carries ``mask`` (1 = real example, 0 = padding).
+  shape; the last batch is padded and carries ``mask`` (1 = real example, 0 = padding);
+* optionally ``batch_axes``: ``{key: axis}`` for keys whose batch axis is not 0, e.g.
+  ``{"frames": 1}`` for time-major ``[T, B, ...]`` frames; the trainer shards and assembles those
+  arrays along that axis (never along ``T``). Labels (``label``, ``[B]``) are checked on the host.
 
 :class:`ArrayData` implements it for arrays that fit in memory (sklearn digits, mock data);
 :class:`IteratorData` adapts checkpointable iterables such as grain datasets (``iter(ds)`` with

@@ -44,7 +44,7 @@ import logging
 import signal
 import threading
 import time
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -204,7 +204,7 @@ def train_and_evaluate(config: Any, workdir: Any, *,
         compile_time[0] += time.time() - t0
       return compiled[name](*args)
 
-    def to_device(local_batch, step, where):
+    def to_device(local_batch, where):
       _check_labels(local_batch, label_key, num_classes, where)
       return global_batch(local_batch, bsh(local_batch))
 
@@ -217,7 +217,7 @@ def train_and_evaluate(config: Any, workdir: Any, *,
     def run_eval(state, step):
       sums = None
       for i, batch in enumerate(data.eval_batches()):
-        out = run_compiled("eval", evaluate, state, to_device(batch, step, f"evaluation batch {i}"))
+        out = run_compiled("eval", evaluate, state, to_device(batch, f"evaluation batch {i}"))
         sums = out if sums is None else jax.tree.map(jnp.add, sums, out)
       sums = jax.device_get(sums) if sums is not None else {"count": 0}
       count = max(float(sums["count"]), 1.0)
@@ -250,7 +250,7 @@ def train_and_evaluate(config: Any, workdir: Any, *,
         state = start_epoch(state, step // steps_per_epoch)
       if profile and step == profile[0]:
         jax.profiler.start_trace(str(workdir / "profile"))
-      batch = to_device(next(iterator), step + 1,
+      batch = to_device(next(iterator),
                         f"training batch of step {step + 1} (epoch {step // steps_per_epoch})")
       if watch_rates and (step + 1) % log_every == 0:
         last_batch = batch  # kept (not donated) for the firing-rate probe after the step
