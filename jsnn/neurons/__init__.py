@@ -10,6 +10,7 @@ from jsnn.neurons._papers import zero_init as zero_init
 from jsnn.neurons._run import align_params as align_params
 from jsnn.neurons._run import RESIDUALS as RESIDUALS
 from jsnn.neurons._run import run as run
+from jsnn.neurons._run import run_with_states as run_with_states
 from jsnn.neurons._spikingjelly import IFParams as IFParams
 from jsnn.neurons._spikingjelly import LIFParams as LIFParams
 from jsnn.neurons._spikingjelly import LIFState as LIFState
