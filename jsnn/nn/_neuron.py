@@ -9,7 +9,7 @@ Where each constant lives:
 * constants named in ``learnable`` -> ``nnx.Param`` (per-layer scalar by default, or
   ``learnable_shape``, e.g. ``(C,)`` per channel), trained by the optimiser (PLIF ``w``, ``v_th``);
 * surrogate shape parameters -> ``nnx.Param`` under ``<layer>.sg`` with ``learn_surrogate=True``
-  (PSG; ``jsnn.transforms.psg_label_fn`` labels them through the ``sg`` key), else
+  (a learned surrogate shape; optimiser label functions find them through the ``sg`` key), else
   :class:`SurrogateShape` variables: not trained, but traced, so a schedule (AdaLi widths) can
   change them between steps with :func:`set_spike_fn` without recompiling. They are named after
   the spike function's pytree paths (``alpha``, ``w_l``, ``rho``, ...), for any spike function;
@@ -216,10 +216,10 @@ class SpikingNeuron(nnx.Module):
         (``nnx.Param``, PSG) or not (:class:`SurrogateShape`); None keeps the layer's setting.
     """
     leaves, treedef = jax.tree_util.tree_flatten(spike_fn)
-    if learn is not None and bool(learn) != self.learn_surrogate:
-      self.learn_surrogate = bool(learn)
-      treedef = None   # rebuild the variables with their new kind
-    if treedef == self.sg_treedef:
+    rebuild = learn is not None and bool(learn) != self.learn_surrogate
+    if rebuild:
+      self.learn_surrogate = bool(learn)   # rebuild the variables with their new kind
+    if not rebuild and treedef == self.sg_treedef:
       for name, value in zip(self.sg_names, leaves):
         var = self.sg[name]
         var.set_value(jnp.asarray(value, var[...].dtype))
@@ -300,10 +300,9 @@ def spiking_layers(model: nnx.Module) -> list[tuple[str, SpikingNeuron]]:
 def set_spike_fn(model: nnx.Module, spike_fn: Any, *, learn: bool | None = None) -> int:
   """Sets the spike function of every :class:`SpikingNeuron` in ``model`` (e.g. AdaLi's widths).
 
-  Inside a jitted step, pass the spike function (a pytree, e.g.
-  ``jsnn.transforms.adali_surrogate(...)``) as an argument and call this on the merged model
-  before the forward pass: same family, so only variable values change and nothing is
-  recompiled. Outside ``jit`` another family may be set, and ``learn=True`` makes the shape
+  Inside a jitted step, pass the spike function (a pytree: a surrogate family instance with array
+  shape values) as an argument and call this on the merged model before the forward pass: same
+  family, so only variable values change and nothing is recompiled. Outside ``jit`` another family may be set, and ``learn=True`` makes the shape
   parameters learnable (PSG) in every layer.
 
   Returns:

@@ -11,9 +11,9 @@ Why pure dicts (``nnx.to_pure_dict``) and not ``nnx.State``: they flatten to arr
 ``jax.tree.map`` see exactly the arrays; ``nnx.merge`` accepts them directly.
 
 ``method_state`` holds the values a training method changes on the host between steps without
-recompiling, e.g. AdaLi's surrogate ``AsymmetricRectangle(w_l, w_r, alpha, beta)`` for the current
-epoch. Learned method parameters (PSG's surrogate shape ``rho``) are ordinary ``nnx.Param``s and
-live in ``params``.
+recompiling (a ``jsnn.methods.Method``'s ``epoch_state``, e.g. the current epoch's surrogate
+window widths). Learned method parameters (a learned surrogate shape) are ordinary ``nnx.Param``s
+and live in ``params``.
 """
 
 from __future__ import annotations
