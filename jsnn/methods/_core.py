@@ -178,11 +178,12 @@ class Method:
     The 15-line hand-written step of ``docs/methods.md`` differentiates this.
     """
     outputs, inter = self.outputs(model, x, values)
+    logits = self.logits(outputs)   # checks the layout first, for a clear error
     loss_fn = self.loss or _default_loss
     loss = loss_fn(outputs, labels)
     if self.penalty is not None:
       loss = loss + self.penalty(model, inter)
-    return loss, self.logits(outputs)
+    return loss, logits
 
   def loss_fn(self, *, input_key: str = "image", label_key: str = "label") -> Callable:
     """The trainer's ``loss_fn(model, batch, method_state, rng) -> (loss, {"accuracy"})``."""

@@ -3,7 +3,7 @@
 Not imported by ``import jsnn`` (it pulls in orbax); import it explicitly::
 
     from jsnn import train
-    state, graphdef = train.create_train_state(model, tx)
+    graphdef, state = train.create_train_state(model, tx)
 
 Layout: ``state`` (TrainState, split/merge of NNX models), ``step`` (pure ``train_step`` /
 ``eval_step`` and the classification loss/eval adapters), ``sharding`` (mesh, batch and state

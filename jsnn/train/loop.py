@@ -124,7 +124,7 @@ class _Runner:
         state_shardings, mesh=self.mesh, mode=cfg.get(self.config, "sharding.mode"),
         fsdp_min_size=cfg.get(self.config, "sharding.fsdp_min_size"))
     # Initialised under jit with sharded outputs: no device ever holds the whole state.
-    self.state, graphdef, self.shardings = create_sharded_train_state(
+    graphdef, self.state, self.shardings = create_sharded_train_state(
         model_factory, tx, shardings_fn=shardings_fn, seed=seed,
         method_state=method_state_fn(0) if method_state_fn else None)
     self._resume()
