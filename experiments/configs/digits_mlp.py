@@ -88,7 +88,9 @@ class SpikingMLP(nnx.Module):
     neuron: name of a ``jsnn.neurons`` preset (``tet_lif``, ``clif``, ``adali_if``, ...).
     rngs: ``nnx.Rngs`` for the initial weights.
 
-  A method (``jsnn.methods``) changes the spiking layer's neuron or surrogate from outside.
+  A method (``jsnn.methods``) changes the spiking layer's neuron or surrogate from outside. The
+  network is staged (``embed`` -> ``stage(0)`` -> ``head``), so SML's surrogate modules can read
+  the spiking layer's firing rate.
   """
 
   def __init__(self, *, in_features: int = 64, hidden: int = 128, num_classes: int = 10,
@@ -101,14 +103,27 @@ class SpikingMLP(nnx.Module):
     self.fc2 = nnx.Linear(hidden, num_classes, rngs=rngs)
     self.sn = jsnn.nn.SpikingNeuron(getattr(jsnn.neurons, neuron))
     self.T, self.num_classes = T, num_classes
+    self.stage_channels = (hidden,)
+
+  def embed(self, x_bd: jax.Array) -> jax.Array:
+    """Images ``[B, 64]`` -> input currents ``[T, B, H]`` (repeated, Linear, BatchNorm)."""
+    T, B = self.T, x_bd.shape[0]
+    x_tbd = jnp.broadcast_to(x_bd[None], (T,) + x_bd.shape)
+    return self.bn1(self.fc1(x_tbd.reshape(T * B, -1))).reshape(T, B, -1)
+
+  def stage(self, i: int, h: jax.Array) -> jax.Array:
+    """The spiking layer: currents ``[T, B, H]`` -> spikes ``[T, B, H]`` (``i = 0``)."""
+    del i
+    return self.sn(h)
+
+  def head(self, spike_tbh: jax.Array) -> jax.Array:
+    """Spikes ``[T, B, H]`` -> logits ``[T, B, C]``."""
+    T, B = spike_tbh.shape[:2]
+    return self.fc2(spike_tbh.reshape(T * B, -1)).reshape(T, B, -1)
 
   def __call__(self, x_bd: jax.Array) -> jax.Array:
     """Images ``[B, 64]`` -> logits ``[T, B, C]``."""
-    T, B = self.T, x_bd.shape[0]
-    x_tbd = jnp.broadcast_to(x_bd[None], (T,) + x_bd.shape)
-    h = self.bn1(self.fc1(x_tbd.reshape(T * B, -1)))
-    spike_tbh = self.sn(h.reshape(T, B, -1))
-    return self.fc2(spike_tbh.reshape(T * B, -1)).reshape(T, B, -1)
+    return self.head(self.stage(0, self.embed(x_bd)))
 
 
 def digits_data(input_config, *, seed: int, process_index: int = 0, process_count: int = 1):

@@ -19,10 +19,12 @@ from ._temporal import clif as clif
 from ._temporal import mix as mix
 from ._temporal import sdt as sdt
 from ._temporal import tet as tet
+from ._value_checks import check_labels as check_labels
 
 __all__ = [
     "SMLComponents",
     "accuracy",
+    "check_labels",
     "clif",
     "mix",
     "predict",

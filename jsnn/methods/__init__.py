@@ -23,6 +23,7 @@ from jsnn.methods._core import compose as compose
 from jsnn.methods._core import set_time_steps as set_time_steps
 from jsnn.methods.adali import adali as adali
 from jsnn.methods.clif import clif as clif
+from jsnn.methods.pda import layer_potentials as layer_potentials
 from jsnn.methods.pda import pda as pda
 from jsnn.methods.psg import psg as psg
 from jsnn.methods.sdt import sdt as sdt
@@ -31,7 +32,7 @@ from jsnn.methods.tet import tet as tet
 from jsnn.methods.tit import tit as tit
 
 __all__ = ["METHODS", "Method", "PARTS", "adali", "by_name", "clif", "compose", "from_config",
-           "pda", "psg", "sdt", "set_time_steps", "sml", "tet", "tit"]
+           "layer_potentials", "pda", "psg", "sdt", "set_time_steps", "sml", "tet", "tit"]
 
 METHODS = {"sdt": sdt, "tet": tet, "tit": tit, "sml": sml, "clif": clif, "adali": adali,
            "psg": psg, "pda": pda}

@@ -150,6 +150,22 @@ class Method:
     """
     return tx if self.optimizer is None else self.optimizer(tx, relative_lr)
 
+  def start_epoch(self, model: nnx.Module, epoch: int) -> bool:
+    """Host side, before ``epoch``: sets the stage's ``T`` (TIT) on ``model`` outside ``jit``.
+
+    Returns:
+      Whether the model's static structure changed (a jitted step then compiles again).
+    """
+    if self.time_steps is None:
+      return False
+    T = int(self.time_steps(epoch))
+    current = {m.T for _, m in nnx.iter_modules(model)
+               if isinstance(getattr(m, "T", None), int) and not isinstance(m, SpikingNeuron)}
+    if current == {T}:
+      return False
+    set_time_steps(model, T)
+    return True
+
   def epoch_state(self, epoch: int, num_epochs: int) -> Any:
     """The traced per-epoch values for ``epoch`` (host side; ``{}`` if the method has none)."""
     return {} if self.epoch_values is None else self.epoch_values(epoch, num_epochs)
@@ -172,25 +188,40 @@ class Method:
                         f"method {self.name!r}")
 
   def objective(self, model: nnx.Module, x: jax.Array, labels: jax.Array,
-                values: Any = None) -> tuple[jax.Array, jax.Array]:
+                values: Any = None, *, check_labels: bool = False
+                ) -> tuple[jax.Array, jax.Array]:
     """``(loss, logits [T, B, C])`` for one batch: forward, the method's loss and penalty.
 
     The 15-line hand-written step of ``docs/methods.md`` differentiates this.
+
+    Args:
+      model: the (merged) model; x: its input; labels: integer labels ``[B]``.
+      values: this epoch's ``epoch_state`` (``{}`` / None if the method has none).
+      check_labels: also check ``0 <= labels < C`` with ``jsnn.losses.check_labels``; the step
+        must then be wrapped in ``chex.chexify`` (an out-of-range label raises on the host
+        instead of silently giving a wrong loss).
     """
     outputs, inter = self.outputs(model, x, values)
     logits = self.logits(outputs)   # checks the layout first, for a clear error
+    if check_labels:
+      labels = losses.check_labels(labels, logits.shape[-1])
     loss_fn = self.loss or _default_loss
     loss = loss_fn(outputs, labels)
     if self.penalty is not None:
       loss = loss + self.penalty(model, inter)
     return loss, logits
 
-  def loss_fn(self, *, input_key: str = "image", label_key: str = "label") -> Callable:
-    """The trainer's ``loss_fn(model, batch, method_state, rng) -> (loss, {"accuracy"})``."""
+  def loss_fn(self, *, input_key: str = "image", label_key: str = "label",
+              check_labels: bool = False) -> Callable:
+    """The trainer's ``loss_fn(model, batch, method_state, rng) -> (loss, {"accuracy"})``.
+
+    ``check_labels``: see :meth:`objective` (the jitted step must be ``chex.chexify``-wrapped).
+    """
 
     def loss_fn(model, batch, method_state, rng):
       del rng
-      loss, logits = self.objective(model, batch[input_key], batch[label_key], method_state)
+      loss, logits = self.objective(model, batch[input_key], batch[label_key], method_state,
+                                    check_labels=check_labels)
       labels = batch[label_key]
       acc = jnp.mean((losses.predict(logits) == labels).astype(logits.dtype))
       return loss, {"accuracy": acc}

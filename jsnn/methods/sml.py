@@ -60,8 +60,10 @@ def sml(*, after: Sequence[int] = (), num_classes: int | None = None,
 
   def wrap(model: nnx.Module, rngs: nnx.Rngs) -> nnx.Module:
     from jsnn.models import SurrogateModuleNet   # jsnn.models is not imported by `import jsnn`
+    from jsnn.models._surrogate_modules import check_staged
     if isinstance(model, SurrogateModuleNet):
       return model
+    check_staged(model, "jsnn.methods.sml")
     classes = num_classes if num_classes is not None else getattr(model, "num_classes", None)
     if classes is None:
       raise ValueError("sml: the trunk has no num_classes attribute; pass num_classes=.")

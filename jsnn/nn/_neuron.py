@@ -113,7 +113,8 @@ class SpikingNeuron(nnx.Module):
       SpikingJelly's PLIF; ``(C,)`` per channel).
     record: what to sow as ``nnx.Intermediate`` on each call (names in :data:`RECORDABLE`):
       ``"firing_rate"`` (``mean(spikes)`` under ``stop_gradient``) and/or ``"potential"`` (the
-      pre-spike potential ``[T, B, ...]``, differentiable; runs the plain scan). Set it on a whole
+      pre-spike potential ``[T, B, ...]``, differentiable; runs the plain scan), while the model is
+      called through ``nnx.capture`` (a plain call records nothing). Set it on a whole
       model with ``model.set_attributes(jsnn.nn.SpikingNeuron, record=("firing_rate",))`` and read
       the values with ``nnx.capture(model, nnx.Intermediate)(x)``.
     param_dtype: dtype of learned constants and surrogate shape variables.
@@ -257,14 +258,17 @@ class SpikingNeuron(nnx.Module):
     x, out_dtype = self._input(x)
     neuron = self.neuron
     state0 = neuron.init_state(x[0])
-    if "potential" in self.record:
+    # Sown values are read through nnx.capture (flax 0.12 deprecates sow outside it), so a layer
+    # records only while captured; a plain call runs the plain (or minimal-residual) scan.
+    record = self.record if hasattr(self, "__captures__") else ()
+    if "potential" in record:
       _, spikes, potential = run_with_potentials(neuron, x, state=state0)
       self.sow(nnx.Intermediate, "potential", potential)
     else:
       _, spikes = run(neuron.bound_step(), state0, x, remat=self.remat,
                       residuals=self.residuals, unroll=self.unroll)
     spikes = spikes.astype(out_dtype)
-    if "firing_rate" in self.record:
+    if "firing_rate" in record:
       self.sow(nnx.Intermediate, "firing_rate", jax.lax.stop_gradient(jnp.mean(spikes)))
     return spikes
 
