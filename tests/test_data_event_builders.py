@@ -188,6 +188,10 @@ def test_cifar10_dvs_tebn_config_and_resized_pipeline(tmp_path):
                           normalize="max", size=48, quantize="truncate", flip_roll=True, seed=1)
   batch = next(iter(ds))
   assert batch["frames"].shape == (10, 8, 48, 48, 2) and batch["label"].shape == (8,)
+  # CLIF's rotation (expand=True, then centre-cropped back) keeps the batch's 48x48 shape.
+  rotated = je.events_pipeline("cifar10_dvs/tebn", "train", data_dir=data_dir, batch_size=8, frames_number=10,
+                               size=48, quantize="wrap", flip_roll=True, max_shift=0, rotate=15, seed=1)
+  assert next(iter(rotated))["frames"].shape == (10, 8, 48, 48, 2)
   assert 0.0 <= batch["frames"].min() and batch["frames"].max() <= 1.0
 
 
