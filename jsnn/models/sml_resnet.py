@@ -111,7 +111,8 @@ ResNet18SB = preset(Model, "SML ResNet_SB18 of the script: modules after blocks 
 ResNet19SB = preset(Model, "SML ResNet_SB19 with the script's sb_poi [3, 3]: after layer1[2] "
                     "(128 ch) and layer2[2] (256 ch).", **_R19, **_SB)
 ResNet34SB = preset(Model, "SML ResNet-34 (ImageNet stem) with modules after layer2[0] and "
-                    "layer3[2]; the paper's placement is not in the code [?].", **_R34, **_IMAGENET,
+                    "layer3[2]: a guessed placement (jsnn's own; the code builds only ResNet_SB18 and the "
+                    "paper's ResNet-34 placement is [?]).", **_R34, **_IMAGENET,
                     sb_after=(4, 10), sb_kernels=((7, 5, 3), (7, 5, 3)), sb_width=256)
 
 # Test-only tiny variants.
