@@ -132,12 +132,21 @@ def run(config, workdir: str, *, config_name: str = "") -> train.TrainState:
   input_key = config.input.get("input_key") or INPUT_KEYS.get(config.input.name, "image")
   data = builder(config.input, seed=int(config.seed), process_index=jax.process_index(),
                  process_count=jax.process_count())
+  model_factory = functools.partial(model_cls, **dict(config.model))
+  if config.optimizer.get("loss_scale"):  # float16 AMP: jsnn.train.loss_scale (CLIF's GradScaler)
+    model_factory = functools.partial(_loss_scaled, model_factory)
   return train.train_and_evaluate(
-      config, workdir, model_factory=functools.partial(model_cls, **dict(config.model)),
+      config, workdir, model_factory=model_factory,
       data=data, loss_fn=train.classification_loss(loss, input_key=input_key, **loss_kw),
       eval_fn=train.classification_eval(loss, input_key=input_key, **loss_kw),
       method_state_fn=method_state_fn,
       config_name=config_name)
+
+
+def _loss_scaled(factory, *args, **kwargs):
+  from jsnn.train import loss_scale  # pylint: disable=g-import-not-at-top
+
+  return loss_scale.LossScaledModel(factory(*args, **kwargs))
 
 
 def _config_name(flag_value: str) -> str:

@@ -16,6 +16,9 @@ with attribute access; defaults in :data:`DEFAULTS`)::
   optimizer.grad_clip_norm  (None: no clipping)
   optimizer.surrogate       None, or dict(name, lr, clip_min, clip_max): a separate optimiser for
                             surrogate shape parameters (PSG), via optax.partition + psg_label_fn
+  optimizer.loss_scale      None, or "dynamic": float16 AMP's GradScaler rule around the whole
+                            optimiser (jsnn.train.loss_scale; the model must be a LossScaledModel,
+                            which experiments/main.py builds when this is set)
   eval_every_steps          None: once per epoch (and always at the end)
   checkpoint_every_steps    None: once per epoch (and always at the end)
   keep_checkpoints, async_checkpointing, log_every_steps
@@ -32,6 +35,7 @@ from typing import Any, Callable
 import jax.numpy as jnp
 import optax
 
+from jsnn.train.loss_scale import dynamic_loss_scale
 from jsnn.train.sharding import SHARDING_MODES
 from jsnn.transforms import clip_params, psg_label_fn
 
@@ -48,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "optimizer.schedule": "cosine", "optimizer.schedule_unit": "epoch", "optimizer.warmup": 0,
     "optimizer.weight_decay": 0.0, "optimizer.momentum": 0.9, "optimizer.nesterov": False,
     "optimizer.b1": 0.9, "optimizer.b2": 0.999, "optimizer.grad_clip_norm": None,
-    "optimizer.surrogate": None,
+    "optimizer.surrogate": None, "optimizer.loss_scale": None,
     "eval_every_steps": None, "checkpoint_every_steps": None, "keep_checkpoints": 2,
     "async_checkpointing": True, "log_every_steps": 10,
     "sharding.mode": "replicate", "sharding.fsdp_min_size": 2**12,
@@ -120,6 +124,9 @@ def validate_config(config: Any, *, num_devices: int, process_count: int = 1) ->
   if surrogate_name is not None and surrogate_name not in OPTIMIZERS:
     errors.append(f"optimizer.surrogate.name={surrogate_name!r} is unknown; valid: "
                   f"{', '.join(OPTIMIZERS)}.")
+  loss_scale = get(config, "optimizer.loss_scale")
+  if loss_scale not in (None, "dynamic"):
+    errors.append(f"optimizer.loss_scale={loss_scale!r} is unknown; valid: None, 'dynamic'.")
   if errors:
     raise ValueError("invalid config:\n  " + "\n  ".join(errors))
 
@@ -192,6 +199,8 @@ def make_optimizer(config: Any, steps_per_epoch: int,
     if lo is not None and hi is not None:
       sg_tx = optax.chain(sg_tx, clip_params(float(lo), float(hi)))
     tx = optax.partition({"default": tx, "surrogate": sg_tx}, psg_label_fn)
+  if _o(opt, "loss_scale") == "dynamic":  # outermost: clipping and PSG see unscaled gradients
+    tx = dynamic_loss_scale(tx)
   return tx, schedule
 
 
