@@ -11,6 +11,7 @@ import importlib
 import pathlib
 import re
 
+import jax
 import jax.numpy as jnp
 import pytest
 from flax import nnx
@@ -106,3 +107,18 @@ def test_clif_dvs_rotates_and_amp_is_an_option():
     assert load(name).get_config().optimizer.loss_scale is None  # float32 by default
     amp = load(name).get_config("amp=true")
     assert amp.model.dtype == jnp.float16 and amp.optimizer.loss_scale == "dynamic"
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("fast_compile")
+def test_clif_amp_runlocal_trains_a_loss_scaled_float16_step(tmp_path):
+  import test_train_configs as configs_test  # the mock-data helpers of the runlocal tests
+  from experiments import main  # pylint: disable=g-import-not-at-top
+
+  cfg = load("clif_cifar").get_config("runlocal,amp=true")
+  cfg.input.data_dir = str(tmp_path / "tfds")
+  with configs_test._mock(cfg):  # pylint: disable=protected-access
+    state = main.run(cfg, str(tmp_path / "work"), config_name="clif_cifar:runlocal,amp=true")
+  assert int(state.step) == 1
+  assert float(state.params["loss_scale"]) == 2.0 ** 16 and int(state.opt_state.good_steps) == 1
+  assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(state.params))  # float32 master weights
