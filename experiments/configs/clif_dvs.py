@@ -39,7 +39,6 @@ skip on inf/NaN and halve, double after 2000 finite steps). The default here is 
 (``amp=false``): a deviation that can only remove float16 rounding; on CPU float16 is emulated
 (slower than float32).
 
-
 Run (from the repo root; prepare the raw files once with ``jsnn.data.events.prepare(<dataset>,
 data_dir=..., manual_dir=...)``)::
 
