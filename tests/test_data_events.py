@@ -395,21 +395,21 @@ def test_flip_and_roll_is_one_circular_clip_level_transform():
 
 # A hand-made 5x5 frame (H, W): a pixel at the top centre (channel 0), the right centre (channel 1)
 # and the centre. PIL rotates counter-clockwise about the centre (2.5, 2.5) with nearest sampling.
-HAND = np.zeros((1, 5, 5, 2), np.float32)
-HAND[0, 0, 2, 0], HAND[0, 2, 4, 1], HAND[0, 2, 2, 0] = 1.0, 0.5, 0.25
+HAND_FRAME = np.zeros((1, 5, 5, 2), np.float32)
+HAND_FRAME[0, 0, 2, 0], HAND_FRAME[0, 2, 4, 1], HAND_FRAME[0, 2, 2, 0] = 1.0, 0.5, 0.25
 
 
 def test_rotation_of_a_hand_made_frame():
-  np.testing.assert_array_equal(je.rotate_frames(HAND, 0), HAND)
-  out = je.rotate_frames(HAND, 90)  # counter-clockwise: top centre -> left centre, right -> top
-  expected = np.zeros_like(HAND)
+  np.testing.assert_array_equal(je.rotate_frames(HAND_FRAME, 0), HAND_FRAME)
+  out = je.rotate_frames(HAND_FRAME, 90)  # counter-clockwise: top centre -> left centre, right -> top
+  expected = np.zeros_like(HAND_FRAME)
   expected[0, 2, 0, 0], expected[0, 0, 2, 1], expected[0, 2, 2, 0] = 1.0, 0.5, 0.25
   np.testing.assert_array_equal(out, expected)
   # 14 degrees: expand=True makes a 7x7 canvas (corners at 2.5 +- 2.5 (cos + sin) = [-0.53, 5.53]),
   # cropped at offset 1. Nearest sampling maps two output pixels onto each off-centre source pixel
   # (worked out from PIL's inverse map floor(R^-1 (p + 0.5 - c) + c)).
-  out = je.rotate_frames(HAND, 14)
-  expected = np.zeros_like(HAND)
+  out = je.rotate_frames(HAND_FRAME, 14)
+  expected = np.zeros_like(HAND_FRAME)
   expected[0, 0, 1, 0] = expected[0, 0, 2, 0] = 1.0
   expected[0, 1, 4, 1] = expected[0, 2, 4, 1] = 0.5
   expected[0, 2, 2, 0] = 0.25
