@@ -126,7 +126,11 @@ def run(config, workdir: str, *, config_name: str = "") -> train.TrainState:
   model_kw = dict(config.model)
 
   def model_factory(*, rngs):
-    return method.prepare(model_cls(**model_kw, rngs=rngs), rngs=rngs)
+    model = method.prepare(model_cls(**model_kw, rngs=rngs), rngs=rngs)
+    if config.optimizer.get("loss_scale"):  # float16 AMP: jsnn.train.loss_scale (GradScaler)
+      from jsnn.train import loss_scale  # pylint: disable=g-import-not-at-top
+      model = loss_scale.LossScaledModel(model)
+    return model
 
   return train.train_and_evaluate(
       config, workdir, model_factory=model_factory, data=data,

@@ -15,9 +15,21 @@ per epoch from 1.5 to 0.3 on the log schedule ``w(n) = 1.5·n^b`` (code-faithful
 the model each epoch as a traced ``spike_fn`` (``method_state``; a new epoch never recompiles).
 CIFAR-10: ``resnet_cifar:ResNet18`` (post-activation BasicBlocks, kaiming init, Linear
 N(0, 1/512)); CIFAR-100: the PreAct ``preact_resnet:ResNet18`` (the code's ``resnet18`` from
-SLTT) with IF neurons. Direct encoding, T = 4; loss CE of the time-mean logits (``sdt``); SGD lr
-0.1, momentum 0.9, weight decay 1e-4, cosine stepped per epoch over 1000 epochs; batch 128;
-RandomCrop(32, pad 4) + HFlip + AutoAugment (CIFAR10Policy) + Normalize, no Cutout.
+SLTT) with IF neurons and **time-merged BN** (``norm="time_merged"``; the zoo model's default is
+CLIF's per-step BN): AdaLi builds it from SpikingJelly's ``layer.BatchNorm2d`` and switches the
+whole model to multi-step mode (``models/resnet.py:6, 15, 18, 89`` and ``:128``
+``functional.set_step_mode(model, 'm')``), which normalises ``[T·B, C, H, W]`` with one set of
+statistics and updates the running stats once per call. Direct encoding, T = 4; loss CE of the
+time-mean logits (``sdt``); SGD lr 0.1, momentum 0.9, weight decay 1e-4, cosine stepped per epoch
+over 1000 epochs; batch 128 on one GPU (``train.py`` has no DataParallel/DDP: BN statistics over
+the whole batch, the default here); float32 (no AMP in ``train.py``); RandomCrop(32, pad 4) + HFlip
++ AutoAugment (CIFAR10Policy) + Normalize, no Cutout (``myutils/build_data.py:10-24``:
+``build_cifar(..., cutout=False, auto_aug=True)``, called with those defaults at ``train.py:86``;
+CIFAR-100 gets the same policy with its own mean/std).
+
+Recipe items marked in ``docs/reproduction.md``: identical except the best-over-epochs selection
+(``summary.json`` has it) and the PyTorch last partial batch (jsnn's endless stream keeps every
+sample but no partial batch).
 
 Run (from the repo root)::
 
@@ -40,7 +52,9 @@ from experiments.configs import common
 
 SETUPS = {
     "cifar10": dict(model="resnet_cifar:ResNet18", num_classes=10, neuron=None),
-    "cifar100": dict(model="preact_resnet:ResNet18", num_classes=100, neuron=jsnn.neurons.adali_if),
+    # SpikingJelly multi-step BatchNorm2d (models/resnet.py:6, :128): time-merged, not per-step.
+    "cifar100": dict(model="preact_resnet:ResNet18", num_classes=100, neuron=jsnn.neurons.adali_if,
+                     norm="time_merged"),
 }
 SCHEDULES = ("log", "linear", "sqrt", "null")
 # runlocal: 4 stages of one block each at a small width (either model).
@@ -60,7 +74,7 @@ def get_config(arg: str | None = None):
   c.seed = arg.seed
   c.num_epochs = arg.epochs
   c.model_name = setup["model"]
-  c.model = dict(num_classes=setup["num_classes"], T=arg.T)
+  c.model = dict(num_classes=setup["num_classes"], T=arg.T, norm=setup.get("norm", "time_merged"))
   if setup["neuron"] is not None:
     c.model.neuron = setup["neuron"]
   c.loss = "sdt"

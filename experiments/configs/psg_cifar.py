@@ -18,7 +18,8 @@ triangle surrogate (γ = 1) is one of R1's candidate families, so initialising t
 makes step 0 identical to ``tet_cifar.py`` and isolates the effect of learning the shape.
 
 Recipe: ``tet_cifar.py``'s (TET's LIF and loss with λ = 0, Adam lr 1e-3 with no weight decay, cosine
-per epoch over 100 epochs, batch 512, crop + flip) plus ``learn_surrogate=True``: every spiking
+per epoch over 100 epochs, batch 512 with BN statistics per 128 samples as TET's 4-GPU DDP run,
+``bn_group``, crop + flip) plus ``learn_surrogate=True``: every spiking
 layer owns its surrogate's shape parameter as an ``nnx.Param`` (triangle γ, init 1; or
 ``sg=sigmoid``: α, init 4, forward kept strict as TET's), labelled by
 ``jsnn.transforms.psg_label_fn`` and trained by its own Adam (lr 1e-2, no weight decay, same
@@ -43,7 +44,7 @@ from __future__ import annotations
 
 import jsnn
 from experiments.configs import common
-from experiments.configs.tet_cifar import NUM_CLASSES, TINY
+from experiments.configs.tet_cifar import NUM_CLASSES, TINY, norm_kind
 
 # family -> (surrogate with its initial shape, clip range of the shape parameter) [R]
 FAMILIES = {
@@ -53,9 +54,9 @@ FAMILIES = {
 
 
 def get_config(arg: str | None = None):
-  """``arg`` = ``dataset=<cifar10|cifar100>,sg=<triangle|sigmoid>,T=4,sg_lr=1e-2,runlocal``."""
+  """``arg`` = ``dataset=<cifar10|cifar100>,sg=<triangle|sigmoid>,T=4,sg_lr=1e-2,bn_group=128,runlocal``."""
   arg = common.parse_arg(arg, dataset="cifar10", sg="triangle", T=4, sg_lr=1e-2, epochs=100,
-                         seed=1000, runlocal=False)
+                         seed=1000, bn_group=128, runlocal=False)
   if arg.dataset not in NUM_CLASSES:
     raise ValueError(f"unknown dataset {arg.dataset!r}; valid: {', '.join(NUM_CLASSES)}.")
   if arg.sg not in FAMILIES:
@@ -66,7 +67,7 @@ def get_config(arg: str | None = None):
   c.num_epochs = arg.epochs
   c.model_name = "tet_resnet:ResNet19"
   c.model = dict(num_classes=NUM_CLASSES[arg.dataset], T=arg.T, surrogate=surrogate,
-                 learn_surrogate=True)
+                 learn_surrogate=True, norm=norm_kind(arg.bn_group))
   c.loss = "tet"
   c.loss_kw = dict(lamb=0.0, phi=1.0)
   c.input.name = "cifar"
@@ -79,6 +80,6 @@ def get_config(arg: str | None = None):
   c.log_every_steps = 20
   if arg.runlocal:
     common.shrink_for_runlocal(c)
-    c.model.update(T=2, **TINY)
+    c.model.update(T=2, norm=norm_kind(8 if arg.bn_group else 0), **TINY)
     c.input.eval_batch_size = 16
   return c

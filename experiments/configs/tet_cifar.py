@@ -14,7 +14,16 @@ Recipe (spec §2.5, the CIFAR script ``main_training_distribute.py`` [C]): ``tet
 surrogate γ = 1), direct encoding; TET loss ``(1-λ)·mean_t CE(O_t, y) + λ·MSE(O, φ=1)`` with the
 script's λ = 0 (the paper's λ per table is [?]; try ``lamb=1e-3``); Adam lr 1e-3, no weight decay,
 cosine to 0 stepped per epoch over 100 epochs; batch 512; seed 1000; RandomCrop(32, pad 4) + HFlip +
-the dataset's Normalize (``jsnn.data.cifar_data``). Not reproduced: the script's cudnn determinism.
+the dataset's Normalize (``jsnn.data.cifar_data``); float32. Not reproduced: the script's cudnn
+determinism.
+
+**BatchNorm statistics per 128 samples** (``norm="time_merged@128"``, ``bn_group=128``): the script
+runs ``DistributedDataParallel`` over ``torch.cuda.device_count()`` GPUs (``main_training_distribute.py:100-102,
+142``) **without** SyncBN and divides the batch of 512 among them (:139-141), so each GPU's BN
+normalises its own share, and DDP's ``broadcast_buffers`` keeps rank 0's running statistics; the
+per-GPU share of 128 assumes **4 GPUs** (guessed from the maintainers' "about 5 h on 4×3090" for
+ResNet-19, BIL repo issue #4; the paper does not say). ``bn_group=0`` uses the whole batch (one GPU,
+or SyncBN); see ``jsnn.nn.BatchNorm(stat_group_size=...)``.
 
 Run (from the repo root)::
 
@@ -42,16 +51,16 @@ TINY = dict(depths=(1, 1, 1), widths=(8, 8, 16), stem_width=4, head_hidden=8)
 
 
 def get_config(arg: str | None = None):
-  """``arg`` = ``dataset=<cifar10|cifar100>,T=4,lamb=0.0,epochs=100,seed=1000,runlocal``."""
+  """``arg`` = ``dataset=<cifar10|cifar100>,T=4,lamb=0.0,epochs=100,seed=1000,bn_group=128,runlocal``."""
   arg = common.parse_arg(arg, dataset="cifar10", T=4, lamb=0.0, epochs=100, seed=1000,
-                         runlocal=False)
+                         bn_group=128, runlocal=False)
   if arg.dataset not in NUM_CLASSES:
     raise ValueError(f"unknown dataset {arg.dataset!r}; valid: {', '.join(NUM_CLASSES)}.")
   c = common.base_config()
   c.seed = arg.seed
   c.num_epochs = arg.epochs
   c.model_name = "tet_resnet:ResNet19"
-  c.model = dict(num_classes=NUM_CLASSES[arg.dataset], T=arg.T)
+  c.model = dict(num_classes=NUM_CLASSES[arg.dataset], T=arg.T, norm=norm_kind(arg.bn_group))
   c.loss = "tet"
   c.loss_kw = dict(lamb=arg.lamb, phi=1.0)
   c.input.name = "cifar"
@@ -63,6 +72,13 @@ def get_config(arg: str | None = None):
   c.log_every_steps = 20
   if arg.runlocal:
     common.shrink_for_runlocal(c)
-    c.model.update(T=2, **TINY)
+    c.model.update(T=2, norm=norm_kind(8 if arg.bn_group else 0), **TINY)  # 2 groups of 8
     c.input.eval_batch_size = 16
   return c
+
+
+def norm_kind(bn_group: int) -> str:
+  """``"time_merged@N"`` (statistics per N samples, DDP without SyncBN) or ``"time_merged"``."""
+  if bn_group < 0:
+    raise ValueError(f"bn_group must be 0 (whole batch) or the per-GPU batch, got {bn_group}.")
+  return f"time_merged@{bn_group}" if bn_group else "time_merged"

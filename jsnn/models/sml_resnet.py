@@ -124,7 +124,8 @@ ResNet19SB = with_surrogate_modules(
     "layer2[2] (256 ch).", **_SB)
 ResNet34SB = with_surrogate_modules(
     ResNet34ImageNet, "SML ResNet-34 (ImageNet stem) with modules after layer2[0] and layer3[2]; "
-    "the paper's placement is not in the code [?] (jsnn's own guess).", after=(4, 10),
+    "a guessed placement (jsnn's own; the code builds only ResNet_SB18 and the paper's ResNet-34 "
+    "placement is [?]).", after=(4, 10),
     kernels=((7, 5, 3), (7, 5, 3)), width=256)
 
 # Test-only tiny variants.

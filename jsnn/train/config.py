@@ -14,6 +14,9 @@ with attribute access; defaults in :data:`DEFAULTS`)::
   optimizer.warmup          warmup length in schedule units (warmup_cosine)
   optimizer.weight_decay, optimizer.momentum, optimizer.nesterov, optimizer.b1, optimizer.b2,
   optimizer.grad_clip_norm  (None: no clipping)
+  optimizer.loss_scale      None, or "dynamic": float16 AMP's GradScaler rule around the whole
+                            optimiser (jsnn.train.loss_scale; the model must be a LossScaledModel,
+                            which experiments/main.py builds when this is set)
   eval_every_steps          None: once per epoch (and always at the end)
   checkpoint_every_steps    None: once per epoch (and always at the end)
   keep_checkpoints, async_checkpointing, log_every_steps
@@ -30,6 +33,7 @@ from typing import Any, Callable
 import jax.numpy as jnp
 import optax
 
+from jsnn.train.loss_scale import dynamic_loss_scale
 from jsnn.train.sharding import SHARDING_MODES
 
 __all__ = ["DEFAULTS", "OPTIMIZERS", "SCHEDULES", "SCHEDULE_UNITS", "get", "validate_config",
@@ -45,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "optimizer.schedule": "cosine", "optimizer.schedule_unit": "epoch", "optimizer.warmup": 0,
     "optimizer.weight_decay": 0.0, "optimizer.momentum": 0.9, "optimizer.nesterov": False,
     "optimizer.b1": 0.9, "optimizer.b2": 0.999, "optimizer.grad_clip_norm": None,
+    "optimizer.loss_scale": None,
     "eval_every_steps": None, "checkpoint_every_steps": None, "keep_checkpoints": 2,
     "async_checkpointing": True, "log_every_steps": 10,
     "sharding.mode": "replicate", "sharding.fsdp_min_size": 2**12,
@@ -112,6 +117,9 @@ def validate_config(config: Any, *, num_devices: int, process_count: int = 1) ->
       if size % process_count:
         errors.append(f"{key}={size} is not divisible by the number of processes "
                       f"({process_count}).")
+  loss_scale = get(config, "optimizer.loss_scale")
+  if loss_scale not in (None, "dynamic"):
+    errors.append(f"optimizer.loss_scale={loss_scale!r} is unknown; valid: None, 'dynamic'.")
   if errors:
     raise ValueError("invalid config:\n  " + "\n  ".join(errors))
 
@@ -180,4 +188,6 @@ def make_optimizer(config: Any, steps_per_epoch: int, num_steps: int,
   if wrap is not None:
     peak = float(_o(opt, "lr"))
     tx = wrap(tx, lambda count: schedule(count) / peak)
+  if _o(opt, "loss_scale") == "dynamic":  # outermost: clipping and PSG see unscaled gradients
+    tx = dynamic_loss_scale(tx)
   return tx, schedule
