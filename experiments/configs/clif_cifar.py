@@ -19,7 +19,7 @@ whole batch (the default).
 
 **Precision** (``amp``): CLIF trains with float16 AMP by default (``train.py:55`` ``-amp`` default
 True; ``:322-323`` ``amp.GradScaler()``; ``:445-490`` forward under ``amp.autocast()``, scaled
-backward, ``scaler.step``/``update``). ``amp=true`` reproduces it: ``model.dtype=float16`` (convs and
+backward, ``scaler.step``/``update``). ``amp=true`` reproduces it: ``model.options=Options(dtype=float16)`` (convs and
 linears in float16 with float32 weights, norms and membrane potentials) and
 ``optimizer.loss_scale="dynamic"`` (``jsnn.train.loss_scale``: ``GradScaler``'s 2^16 initial scale,
 skip on inf/NaN and halve, double after 2000 finite steps). The default here is float32
@@ -46,6 +46,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 import jsnn
+import jsnn.models
 from experiments.configs import common
 
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
@@ -68,10 +69,10 @@ def get_config(arg: str | None = None):
   c.seed = arg.seed
   c.num_epochs = arg.epochs
   c.model_name = MODELS[arg.depth]
-  c.model = dict(num_classes=NUM_CLASSES[arg.dataset], T=arg.T, neuron=NEURONS[arg.neuron],
+  c.model = dict(num_classes=NUM_CLASSES[arg.dataset], T=arg.T,
                  norm="per_step")  # CLIF calls the net once per step (train.py:436-454)
-  c.loss = "clif_loss"
-  c.loss_kw = dict(lamb=0.05, target="const", phi=1.0)
+  c.method = "clif"   # the neuron (CLIF, or the same code's LIF) and CLIF's loss
+  c.method_kw = dict(neuron=NEURONS[arg.neuron], lamb=0.05, target="const", phi=1.0)
   c.input.name = "cifar"
   c.input.dataset = arg.dataset
   c.input.cutout = "torchtoolbox"
@@ -80,7 +81,7 @@ def get_config(arg: str | None = None):
   c.optimizer.update(name="sgd", lr=0.1, momentum=0.9, weight_decay=WEIGHT_DECAY[arg.dataset],
                      schedule="cosine", schedule_unit="epoch")
   if arg.amp:  # CLIF's float16 AMP (train.py:55, 322-323, 445-490)
-    c.model.dtype = jnp.float16
+    c.model.options = jsnn.models.Options(dtype=jnp.float16)
     c.optimizer.loss_scale = "dynamic"
   c.log_every_steps = 50
   if arg.runlocal:

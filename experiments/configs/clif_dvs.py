@@ -32,7 +32,7 @@ One GPU: BN statistics over the whole batch, per time step (CLIF's single-step l
 
 **Precision** (``amp``): CLIF trains with float16 AMP by default (``train.py:55`` ``-amp`` default
 True; ``:322-323`` ``amp.GradScaler()``; ``:445-490`` forward under ``amp.autocast()``, scaled
-backward, ``scaler.step``/``update``). ``amp=true`` reproduces it: ``model.dtype=float16`` (convs and
+backward, ``scaler.step``/``update``). ``amp=true`` reproduces it: ``model.options=Options(dtype=float16)`` (convs and
 linears in float16 with float32 weights, norms and membrane potentials) and
 ``optimizer.loss_scale="dynamic"`` (``jsnn.train.loss_scale``: ``GradScaler``'s 2^16 initial scale,
 skip on inf/NaN and halve, double after 2000 finite steps). The default here is float32
@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+import jsnn.models
 from experiments.configs import common
 
 SETUPS = {
@@ -86,8 +87,7 @@ def get_config(arg: str | None = None):
   c.num_epochs = arg.epochs
   c.model_name = setup["model"]
   c.model = dict(num_classes=setup["num_classes"], T=T, norm="per_step")  # single-step loop
-  c.loss = "clif_loss"
-  c.loss_kw = dict(lamb=0.05, target=setup["target"], phi=1.0)
+  c.method, c.method_kw = "clif", dict(lamb=0.05, target=setup["target"], phi=1.0)
   c.input.name = "events"
   c.input.dataset = arg.dataset
   c.input.frames_number = T
@@ -98,7 +98,7 @@ def get_config(arg: str | None = None):
   c.optimizer.update(name="sgd", lr=setup["lr"], momentum=0.9, weight_decay=5e-4,
                      schedule="cosine", schedule_unit="epoch")
   if arg.amp:  # CLIF's float16 AMP (train.py:55, 322-323, 445-490)
-    c.model.dtype = jnp.float16
+    c.model.options = jsnn.models.Options(dtype=jnp.float16)
     c.optimizer.loss_scale = "dynamic"
   c.log_every_steps = 10
   if arg.runlocal:

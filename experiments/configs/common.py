@@ -80,7 +80,7 @@ def base_config() -> ml_collections.ConfigDict:
       name="adam", lr=1e-3, schedule="cosine", schedule_unit="epoch", warmup=0,
       weight_decay=0.0, momentum=0.9, nesterov=False, b1=0.9, b2=0.999))
   c.optimizer.grad_clip_norm = ml_collections.FieldReference(None, field_type=float)
-  # "dynamic": float16 AMP's loss scaling (jsnn.train.loss_scale), with model.dtype=float16.
+  # "dynamic": float16 AMP's loss scaling (jsnn.train.loss_scale), with model.options=Options(dtype=float16).
   c.optimizer.loss_scale = ml_collections.FieldReference(None, field_type=str)
   c.eval_every_steps = ml_collections.FieldReference(None, field_type=int)
   c.checkpoint_every_steps = ml_collections.FieldReference(None, field_type=int)

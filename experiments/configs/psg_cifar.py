@@ -3,7 +3,10 @@ r"""PSG [R] on CIFAR-10/100: TET's ResNet-19 with a learned surrogate shape per 
 Paper: Wang, Cheng, Lim, *Potential distribution adjustment and parametric surrogate gradient in
 spiking neural networks*, Neurocomputing 620 (2025) 129189 (arXiv 2304.13289). Only the abstract is
 public and there is no code: **this config is a reconstruction [R]** (spec
-``adali_psg_family.md`` §2.3, variant R1), not the paper's method as published. PDA is not included.
+``adali_psg_family.md`` §2.3, variant R1), not the paper's method as published. PDA is on by
+default (``pda=1e-3``, R-PDA-B of §2.4: λ_pda·[relu(−u)² + relu(u − θ − 0.5)²] over every spiking
+layer's pre-spike potential, ``jsnn.methods.pda``; its coefficient and form are not public [?];
+``pda=0`` switches it off).
 
 Target: the paper's numbers were **not recovered** [?]. Comparison points: the same network with
 TET's fixed triangle surrogate, ``tet_cifar.py``, reports 94.44 % (CIFAR-10) / 74.47 % (CIFAR-100)
@@ -24,7 +27,8 @@ layer owns its surrogate's shape parameter as an ``nnx.Param`` (triangle γ, ini
 ``sg=sigmoid``: α, init 4, forward kept strict as TET's), labelled by
 ``jsnn.transforms.psg_label_fn`` and trained by its own Adam (lr 1e-2, no weight decay, same
 cosine) with the value clipped after each update to [0.25, 4] (γ) / [1, 10] (α)
-(``optimizer.surrogate``, ``jsnn.transforms.clip_params``) [R].
+(``jsnn.methods.psg(direct=True)``, ``jsnn.transforms.clip_params``) [R]. The method is
+``psg+tet+pda`` (``jsnn.methods``).
 
 Run (from the repo root)::
 
@@ -54,9 +58,10 @@ FAMILIES = {
 
 
 def get_config(arg: str | None = None):
-  """``arg`` = ``dataset=<cifar10|cifar100>,sg=<triangle|sigmoid>,T=4,sg_lr=1e-2,bn_group=128,runlocal``."""
-  arg = common.parse_arg(arg, dataset="cifar10", sg="triangle", T=4, sg_lr=1e-2, epochs=100,
-                         seed=1000, bn_group=128, runlocal=False)
+  """``arg`` = ``dataset=<cifar10|cifar100>,sg=<triangle|sigmoid>,T=4,sg_lr=1e-2,pda=1e-3,
+  bn_group=128,runlocal``."""
+  arg = common.parse_arg(arg, dataset="cifar10", sg="triangle", T=4, sg_lr=1e-2, pda=1e-3,
+                         epochs=100, seed=1000, bn_group=128, runlocal=False)
   if arg.dataset not in NUM_CLASSES:
     raise ValueError(f"unknown dataset {arg.dataset!r}; valid: {', '.join(NUM_CLASSES)}.")
   if arg.sg not in FAMILIES:
@@ -66,17 +71,18 @@ def get_config(arg: str | None = None):
   c.seed = arg.seed
   c.num_epochs = arg.epochs
   c.model_name = "tet_resnet:ResNet19"
-  c.model = dict(num_classes=NUM_CLASSES[arg.dataset], T=arg.T, surrogate=surrogate,
-                 learn_surrogate=True, norm=norm_kind(arg.bn_group))
-  c.loss = "tet"
-  c.loss_kw = dict(lamb=0.0, phi=1.0)
+  c.model = dict(num_classes=NUM_CLASSES[arg.dataset], T=arg.T, norm=norm_kind(arg.bn_group))
+  c.method = "psg+tet+pda" if arg.pda else "psg+tet"
+  c.method_kw = dict(psg=dict(base=surrogate, direct=True, lr=arg.sg_lr, clip_min=lo, clip_max=hi),
+                     tet=dict(lamb=0.0, phi=1.0))
+  if arg.pda:
+    c.method_kw.pda = dict(lam=arg.pda, margin=0.5)
   c.input.name = "cifar"
   c.input.dataset = arg.dataset
   c.input.batch_size = 512
   c.input.eval_batch_size = 1024
   c.optimizer.update(name="adam", lr=1e-3, weight_decay=0.0, schedule="cosine",
                      schedule_unit="epoch")
-  c.optimizer.surrogate = dict(name="adam", lr=arg.sg_lr, clip_min=lo, clip_max=hi)
   c.log_every_steps = 20
   if arg.runlocal:
     common.shrink_for_runlocal(c)

@@ -70,8 +70,7 @@ def get_config(arg: str | None = None):
   c.num_epochs = arg.epochs
   c.model_name = "sml_resnet:ResNet18SB"
   c.model = dict(num_classes=NUM_CLASSES[arg.dataset], T=arg.T, norm="time_merged")  # SyncBN
-  c.loss = "sml_loss"
-  c.loss_kw = dict(temperature=3.0, alpha=0.5, lamb=0.9)
+  c.method, c.method_kw = "sml", dict(temperature=3.0, alpha=0.5, lamb=0.9)
   c.input.name = "cifar"
   c.input.dataset = arg.dataset
   c.input.autoaugment = arg.autoaug

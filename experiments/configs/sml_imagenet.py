@@ -56,8 +56,7 @@ def get_config(arg: str | None = None):
   c.num_epochs = arg.epochs
   c.model_name = "sml_resnet:ResNet34SB"
   c.model = dict(num_classes=1000, T=arg.T, norm="time_merged")  # SyncBN: global statistics
-  c.loss = "sml_loss"
-  c.loss_kw = dict(temperature=3.0, alpha=0.5, lamb=0.9)
+  c.method, c.method_kw = "sml", dict(temperature=3.0, alpha=0.5, lamb=0.9)
   c.input.name = "imagenet"
   c.input.image_size = 224
   c.input.resize_size = 256

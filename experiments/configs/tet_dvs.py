@@ -71,8 +71,7 @@ def get_config(arg: str | None = None):
   c.num_epochs = arg.epochs
   c.model_name = f"vggsnn:{arg.model}"
   c.model = dict(num_classes=10, T=arg.T, norm=norm_kind(arg.bn_group))
-  c.loss = "tet"
-  c.loss_kw = dict(lamb=arg.lamb, phi=1.0)
+  c.method, c.method_kw = "tet", dict(lamb=arg.lamb, phi=1.0)
   c.input.name = "events"
   c.input.dataset = "cifar10_dvs"
   c.input.frames_number = arg.T

@@ -59,8 +59,7 @@ def get_config(arg: str | None = None):
   c.num_epochs = arg.epochs
   c.model_name = model_name
   c.model = dict(num_classes=1000, T=arg.T or paper_t, norm=norm_kind(arg.bn_group))
-  c.loss = "tet"
-  c.loss_kw = dict(lamb=arg.lamb, phi=1.0)
+  c.method, c.method_kw = "tet", dict(lamb=arg.lamb, phi=1.0)
   c.input.name = "imagenet"
   c.input.image_size = 224
   c.input.resize_size = 256

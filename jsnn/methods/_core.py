@@ -123,7 +123,7 @@ class Method:
     if self.check_model is not None:
       self.check_model(model)
     if self.neuron is not None:
-      set_neuron(model, self.neuron)   # with the neuron's own surrogate unless spike_fn is set
+      set_neuron(model, resolve_neuron(self.neuron, self.name))   # with its own surrogate
     if self.spike_fn is not None or self.learn_surrogate:
       spike_fn = self.spike_fn if self.spike_fn is not None else spiking_layers(model)[0][1].spike_fn
       set_spike_fn(model, spike_fn, learn=self.learn_surrogate or None)
@@ -255,6 +255,19 @@ class Method:
               "count": jnp.sum(mask)}
 
     return eval_fn
+
+
+def resolve_neuron(neuron: Any, who: str) -> Any:
+  """A ``jsnn.neurons`` preset given by name (``"clif"``, as configs write it), or ``neuron``."""
+  if not isinstance(neuron, str):
+    return neuron
+  from jsnn import neurons   # pylint: disable=g-import-not-at-top
+  factory = getattr(neurons, neuron, None)
+  presets = sorted(n for n in dir(neurons) if n.endswith(("_lif", "_if", "_plif")) or n == "clif")
+  if not callable(factory) or neuron not in presets:
+    raise ValueError(f"method {who!r}: unknown neuron preset {neuron!r}; valid: "
+                     f"{', '.join(presets)}.")
+  return factory
 
 
 def _is_empty(values) -> bool:
