@@ -23,13 +23,16 @@ REMAT_MODES = (None, "layer", "step", "<int k >= 1>")
 
 
 def check_memory_options(remat, residuals, dtype, *, who: str) -> None:
-  """Validates a model's ``remat`` / ``residuals`` / ``dtype``; the error lists the valid values."""
-  chunk = isinstance(remat, int) and not isinstance(remat, bool) and remat >= 1
-  if not (remat in (None, "layer", "step") or chunk):
-    raise ValueError(f"{who}: remat must be one of {REMAT_MODES}, got {remat!r}.")
-  if residuals not in jsnn.neurons.RESIDUALS:
-    raise ValueError(f"{who}: residuals must be one of {jsnn.neurons.RESIDUALS}, got "
-                     f"{residuals!r}.")
+  """Validates a model's ``remat`` / ``residuals`` / ``dtype``; the error lists the valid values.
+
+  One validator: a model accepts what ``jsnn.neurons.run`` accepts plus ``remat="layer"``.
+  """
+  try:
+    jsnn.neurons.check_memory_options(None if remat == "layer" else remat, residuals, who=who)
+  except ValueError as e:
+    if "remat" in str(e):
+      raise ValueError(f"{who}: remat must be one of {REMAT_MODES}, got {remat!r}.") from None
+    raise
   if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
     raise TypeError(f"{who}: dtype must be None or a floating dtype (e.g. jnp.bfloat16), got "
                     f"{dtype!r}.")
