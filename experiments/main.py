@@ -9,11 +9,11 @@ for scripts and tests written against this module.
 
 from __future__ import annotations
 
-from jsnn.train.cli import (DATASETS, INPUT_KEYS, main, resolve_data, resolve_loss,
-                            resolve_method_state, resolve_model, run)
+from jsnn.train.cli import (DATASETS, INPUT_KEYS, main, resolve_data, resolve_method,
+                            resolve_model, run)
 
-__all__ = ["DATASETS", "INPUT_KEYS", "main", "resolve_data", "resolve_loss",
-           "resolve_method_state", "resolve_model", "run"]
+__all__ = ["DATASETS", "INPUT_KEYS", "main", "resolve_data", "resolve_method", "resolve_model",
+           "run"]
 
 if __name__ == "__main__":
   main()

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 import jsnn
+import jsnn.methods
 from experiments.configs import digits, digits_mlp
 from jsnn import train
 from jsnn.train import cli
@@ -55,11 +56,10 @@ def _config(**overrides):
 
 def _run(cfg, workdir, **kwargs):
   data = kwargs.pop("data", None) or digits_mlp.digits_data(cfg.input, seed=cfg.seed)
-  loss = functools.partial(jsnn.losses.tet, **cfg.loss_kw)
+  method = jsnn.methods.from_config(cfg.method, cfg.method_kw.to_dict())
   return train.train_and_evaluate(
       cfg, workdir, model_factory=functools.partial(digits_mlp.SpikingMLP, **cfg.model),
-      data=data, loss_fn=train.classification_loss(loss), eval_fn=train.classification_eval(loss),
-      **kwargs)
+      data=data, loss_fn=method.loss_fn(), eval_fn=method.eval_fn(), **kwargs)
 
 
 def _snapshot(workdir: pathlib.Path) -> dict[str, bytes]:
@@ -96,7 +96,7 @@ def test_config_change_is_refused_with_nothing_moved_or_truncated(trained, tmp_p
   assert "checkpoints/10/jsnn_manifest.json" in before and _steps(workdir) == [5, 10]
   for key, value, shown in [("model.hidden", 16, "model.hidden: 32 -> 16"),
                             ("model.T", 4, "model.T: 2 -> 4"),
-                            ("loss_kw.lamb", 0.5, "loss_kw.lamb: 0.001 -> 0.5")]:
+                            ("method_kw.lamb", 0.5, "method_kw.lamb: 0.001 -> 0.5")]:
     cfg = _config(**{key: value})
 
     def factory(**_):
@@ -673,12 +673,12 @@ def test_monitoring_rows_writers_profile_and_dead_layer_warning(tmp_path, caplog
       self.rows.append("closed")
 
   extra = Collect()
-  loss = functools.partial(jsnn.losses.tet, **cfg.loss_kw)
+  method = jsnn.methods.from_config(cfg.method, cfg.method_kw.to_dict())
   with caplog.at_level(logging.WARNING, logger="jsnn.train.loop"):
     train.train_and_evaluate(
         cfg, tmp_path, model_factory=_dead_layer_net(),
-        data=digits_mlp.digits_data(cfg.input, seed=0), loss_fn=train.classification_loss(loss),
-        eval_fn=train.classification_eval(loss), writer=extra)
+        data=digits_mlp.digits_data(cfg.input, seed=0), loss_fn=method.loss_fn(),
+        eval_fn=method.eval_fn(), writer=extra)
   rows = [json.loads(line) for line in (tmp_path / "train_metrics.jsonl").read_text().splitlines()]
   assert [r["step"] for r in rows] == [2, 4]
   for r in rows:

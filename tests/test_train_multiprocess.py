@@ -101,7 +101,7 @@ def _worker(process_id: int, num_processes: int, port: int, workdir: str, kind: 
   jax.config.update("jax_numpy_dtype_promotion", "strict")
   jax.config.update("jax_numpy_rank_promotion", "raise")
 
-  import jsnn
+  import jsnn.methods
   from experiments.configs import digits_mlp
   from jsnn import train
 
@@ -141,12 +141,11 @@ def _worker(process_id: int, num_processes: int, port: int, workdir: str, kind: 
         return It()
 
     data = Slow()
-  loss = functools.partial(jsnn.losses.tet, **cfg.loss_kw)
+  method = jsnn.methods.from_config(cfg.method, cfg.method_kw.to_dict())
   state = train.train_and_evaluate(
       cfg, workdir, model_factory=factory, data=data,
-      loss_fn=train.classification_loss(loss, input_key=input_key),
-      eval_fn=train.classification_eval(loss, input_key=input_key), num_classes=4 if kind !=
-      "digits" else 10)
+      loss_fn=method.loss_fn(input_key=input_key), eval_fn=method.eval_fn(input_key=input_key),
+      num_classes=4 if kind != "digits" else 10)
   # The state is replicated: every process holds whole copies.
   params = jax.tree_util.tree_flatten_with_path(
       jax.tree.map(lambda x: np.asarray(x.addressable_data(0)), state.params))[0]

@@ -203,7 +203,7 @@ def build_model(workload: str, variant: str, t: int, b: int):
 def build(workload, variant, t, b):
   model, x, labels, loss = build_model(workload, variant, t, b)
   tx = optax.adam(1e-3)
-  state, graphdef = train.create_train_state(model, tx)
+  graphdef, state = train.create_train_state(model, tx)
   step_fn = jax.jit(functools.partial(train.train_step, graphdef=graphdef, tx=tx,
                                       loss_fn=train.classification_loss(loss)),
                     donate_argnums=0)

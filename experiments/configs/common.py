@@ -58,11 +58,6 @@ def parse_arg(arg: str | None, **spec: Any) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(values)
 
 
-def set_adali_schedule(c: ml_collections.ConfigDict) -> None:
-  """AdaLi: the surrogate window shrinks per epoch (log schedule 1.5 -> 0.3), passed to the model
-  as a traced ``spike_fn`` (``method_state``), so a new epoch never recompiles."""
-  c.method_state = dict(fn="adali_surrogate", kwarg="spike_fn",
-                        kw=dict(w_max=1.5, w_min=0.3, kind="log"))
 
 
 def shrink_for_runlocal(c: ml_collections.ConfigDict) -> None:

@@ -27,8 +27,11 @@ from jsnn.nn._layers import unfold_time as unfold_time
 from jsnn.nn._neuron import NeuronConstant as NeuronConstant
 from jsnn.nn._neuron import SpikingNeuron as SpikingNeuron
 from jsnn.nn._neuron import SurrogateShape as SurrogateShape
+from jsnn.nn._neuron import RECORDABLE as RECORDABLE
 from jsnn.nn._neuron import as_neuron as as_neuron
-from jsnn.nn._neuron import set_surrogate as set_surrogate
+from jsnn.nn._neuron import set_neuron as set_neuron
+from jsnn.nn._neuron import set_spike_fn as set_spike_fn
+from jsnn.nn._neuron import spiking_layers as spiking_layers
 from jsnn.nn._norm import NORM_KINDS as NORM_KINDS
 from jsnn.nn._norm import BatchNorm as BatchNorm
 from jsnn.nn._norm import PerStepBatchNorm as PerStepBatchNorm
@@ -42,6 +45,12 @@ __all__ = [
     "PerStepBatchNorm", "SpikingNeuron", "SurrogateShape", "TemporalEffectiveBatchNorm",
     "ThresholdDependentBatchNorm", "TimeFolded", "adaptive_avg_pool", "as_neuron", "avg_pool",
     "conv_fan_in", "count_params", "direct_encode", "encode_input", "flatten", "fold_time",
-    "kaiming_normal_fan_out", "make_norm", "max_pool", "normal", "set_surrogate",
+    "kaiming_normal_fan_out", "make_norm", "max_pool", "normal", "RECORDABLE", "set_neuron",
+    "set_spike_fn", "spiking_layers",
     "torch_default_bias_init", "torch_default_kernel_init", "unfold_time", "zeros",
 ]
+
+from jsnn._renamed import renamed_getattr as _renamed_getattr  # noqa: E402
+
+RENAMED = {"set_surrogate": "jsnn.nn.set_spike_fn(model, spike_fn)"}
+__getattr__ = _renamed_getattr(__name__, RENAMED)

@@ -4,9 +4,8 @@ config is locked so that command-line overrides such as ``--config.optimizer.lr=
 a key that is not here is refused (:func:`jsnn.train.config.check_keys`, with a "did you mean"
 suggestion).
 
-Free-form sections (their keys belong to the model, the loss, the dataset builder or the method
-and are not checked here): ``model``, ``loss_kw``, ``input`` (beyond the keys below),
-``method_state``, ``optimizer.surrogate``.
+Free-form sections (their keys belong to the model, the dataset builder or the method and are not
+checked here): ``model``, ``method_kw``, ``input`` (beyond the keys below).
 """
 
 from __future__ import annotations
@@ -24,9 +23,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.total_steps = ml_collections.FieldReference(None, field_type=int)
   c.model_name = ""
   c.model = ml_collections.ConfigDict()
-  c.loss = "tet"
-  c.loss_kw = ml_collections.ConfigDict()
-  c.method_state = None  # or dict(fn=<jsnn.transforms name>, kwarg=<model kwarg>, kw=dict(...))
+  c.method = "tet"  # a jsnn.methods name, or names joined by "+" ("clif+tet")
+  c.method_kw = ml_collections.ConfigDict()  # its arguments (per name for a composition)
   c.input = ml_collections.ConfigDict(dict(name="", batch_size=64))
   c.input.eval_batch_size = ml_collections.FieldReference(None, field_type=int)
   c.input.eval_max_batches = ml_collections.FieldReference(None, field_type=int)
@@ -38,7 +36,8 @@ def base_config() -> ml_collections.ConfigDict:
       name="adam", lr=1e-3, schedule="cosine", schedule_unit="epoch", warmup=0,
       weight_decay=0.0, momentum=0.9, nesterov=False, b1=0.9, b2=0.999))
   c.optimizer.grad_clip_norm = ml_collections.FieldReference(None, field_type=float)
-  c.optimizer.surrogate = None  # or dict(lr=..., clip_min=..., clip_max=...) for PSG
+  # "dynamic": float16 AMP's loss scaling (jsnn.train.loss_scale), with model.options=Options(dtype=float16).
+  c.optimizer.loss_scale = ml_collections.FieldReference(None, field_type=str)
   c.eval_every_steps = ml_collections.FieldReference(None, field_type=int)
   c.checkpoint_every_steps = ml_collections.FieldReference(None, field_type=int)
   c.keep_checkpoints = 2

@@ -22,10 +22,10 @@ resolves them by name from the config (no registries):
   ``builder(config.input, seed=..., process_index=..., process_count=...)`` and returning a
   ``jsnn.train.TrainData``; the model gets ``batch["image"]``, or ``batch["frames"]`` for
   ``events`` (:data:`INPUT_KEYS`; ``config.input.input_key`` overrides);
-* ``config.loss``: a loss of ``jsnn.losses`` or ``"module:function"``, with ``config.loss_kw``;
-  wrapped by ``jsnn.train.classification_loss`` / ``classification_eval``;
-* ``config.method_state``: ``None`` or ``dict(fn, kwarg, kw)``: each epoch the model gets
-  ``kwarg=jsnn.transforms.<fn>(epoch, num_epochs, **kw)`` (AdaLi's surrogate schedule).
+* ``config.method``: a ``jsnn.methods`` name (``"tet"``), or names joined by ``+``
+  (``"clif+tet"``), with ``config.method_kw`` (``jsnn.methods.from_config``). The method prepares
+  the model (neuron, surrogate, modules), wraps the optimiser and gives the loss/eval functions
+  and the per-epoch values.
 
 Every name and key is checked before anything is built or compiled; an unknown one raises
 ``ValueError`` listing the valid names (or suggesting the closest key).
@@ -33,17 +33,17 @@ Every name and key is checked before anything is built or compiled; an unknown o
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.util
 import inspect
+import logging
 import os
 import pkgutil
 import sys
 from typing import Any, Sequence
 
-__all__ = ["DATASETS", "INPUT_KEYS", "resolve_model", "resolve_data", "resolve_loss",
-           "resolve_method_state", "run", "main"]
+__all__ = ["DATASETS", "INPUT_KEYS", "resolve_model", "resolve_data", "resolve_method", "run",
+           "main"]
 
 # Dataset names usable without a module path (each a `jsnn.data` adapter to the trainer's data
 # contract; options in `config.input`, documented on the adapter).
@@ -56,7 +56,6 @@ DATASETS: dict[str, str] = {
 }
 # The batch key the model reads, where it is not "image" (config.input.input_key overrides).
 INPUT_KEYS: dict[str, str] = {"events": "frames"}
-_NOT_LOSSES = {"accuracy", "predict", "SMLComponents"}
 
 
 def _defined_in(module, *, classes_only: bool = False) -> list[str]:
@@ -128,30 +127,17 @@ def resolve_data(name: str) -> Any:
   return _import_attr("dataset", DATASETS[name])
 
 
-def resolve_loss(name: str) -> Any:
-  """The loss function for ``config.loss``."""
-  import jsnn
-  from jsnn.train.workdir import suggest
+def resolve_method(config) -> Any:
+  """The ``jsnn.methods.Method`` of ``config.method`` / ``config.method_kw``."""
+  import jsnn.methods
 
-  if ":" in name:
-    return _import_attr("loss", name)
-  valid = sorted(set(jsnn.losses.__all__) - _NOT_LOSSES)
-  if name not in valid:
-    raise ValueError(f"unknown loss {name!r}; valid: {', '.join(valid)}.{suggest(name, valid)}")
-  return getattr(jsnn.losses, name)
-
-
-def resolve_method_state(spec: Any, num_epochs: int):
-  """``epoch -> {kwarg: jsnn.transforms.<fn>(epoch, num_epochs, **kw)}``, or ``None``."""
-  import jsnn
-
-  if not spec:
-    return None
-  valid = sorted(n for n in jsnn.transforms.__all__ if callable(getattr(jsnn.transforms, n)))
-  if spec["fn"] not in valid:
-    raise ValueError(f"unknown method_state fn {spec['fn']!r}; valid: {', '.join(valid)}.")
-  fn, kwarg, kw = getattr(jsnn.transforms, spec["fn"]), spec["kwarg"], dict(spec.get("kw") or {})
-  return lambda epoch: {kwarg: fn(epoch, num_epochs, **kw)}
+  for old in ("loss", "loss_kw", "method_state"):
+    if old in config and config[old] not in (None, "", {}):
+      raise ValueError(f"config.{old} was replaced by config.method / config.method_kw "
+                       "(jsnn.methods), e.g. method='tet', method_kw=dict(lamb=1e-3).")
+  kw = config.get("method_kw")
+  kw = kw.to_dict() if hasattr(kw, "to_dict") else dict(kw or {})
+  return jsnn.methods.from_config(config.method, kw)
 
 
 def _num_classes(model_factory, data, input_key: str) -> int | None:
@@ -170,37 +156,55 @@ def _num_classes(model_factory, data, input_key: str) -> int | None:
     model.eval()
     return model(x)
 
-  out = jax.eval_shape(forward, x)
+  try:
+    out = jax.eval_shape(forward, x)
+  except Exception as e:  # noqa: BLE001 - the label check is optional; training reports real errors
+    logging.getLogger(__name__).warning("could not infer the number of classes from the model "
+                                        "(%s: %s); labels are checked for >= 0 only.",
+                                        type(e).__name__, e)
+    return None
   head = out[0] if isinstance(out, (list, tuple)) else out
   return int(head.shape[-1])
 
 
 def run(config, workdir: str, *, config_name: str = "", allow_config_changes: Sequence[str] = (),
         force_restart: bool = False):
-  """Resolves the config's names, builds model/data/loss, and calls ``train_and_evaluate``."""
+  """Resolves the config's names, builds model/data/method, and calls ``train_and_evaluate``."""
   import jax
 
   from jsnn import train
   from jsnn.train import config as cfg
+  from jsnn.train.loop import check_steps_per_epoch
 
   train.maybe_initialize_distributed(bool(config.get("multihost", False)))
+  method = resolve_method(config)  # first: names the replaced loss/loss_kw/method_state keys
   cfg.check_keys(config)
   train.validate_config(config, num_devices=jax.device_count(), process_count=jax.process_count())
   model_cls = resolve_model(config.model_name)
   builder = resolve_data(config.input.name)
-  loss = resolve_loss(config.loss)
-  method_state_fn = resolve_method_state(config.get("method_state"), int(config.num_epochs))
-  loss_kw = dict(config.get("loss_kw") or {})
   input_key = config.input.get("input_key") or INPUT_KEYS.get(config.input.name, "image")
   data = builder(config.input, seed=int(config.seed), process_index=jax.process_index(),
                  process_count=jax.process_count())
-  model_factory = functools.partial(model_cls, **dict(config.model))
+  check_steps_per_epoch(config, data)
+  steps = cfg.total_steps(config, int(data.steps_per_epoch))
+  tx, _ = train.make_optimizer(config, int(data.steps_per_epoch), steps,
+                               wrap=method.wrap_optimizer)
+  num_epochs = int(config.get("num_epochs") or 0) or -(-steps // int(data.steps_per_epoch))
+  model_kw = dict(config.model)
+
+  def model_factory(*, rngs):
+    model = method.prepare(model_cls(**model_kw, rngs=rngs), rngs=rngs)
+    if config.optimizer.get("loss_scale"):  # float16 AMP: jsnn.train.loss_scale (GradScaler)
+      from jsnn.train import loss_scale  # pylint: disable=g-import-not-at-top
+      model = loss_scale.LossScaledModel(model)
+    return model
+
   return train.train_and_evaluate(
-      config, workdir, model_factory=model_factory,
-      data=data, loss_fn=train.classification_loss(loss, input_key=input_key, **loss_kw),
-      eval_fn=train.classification_eval(loss, input_key=input_key, **loss_kw),
-      method_state_fn=method_state_fn, config_name=config_name,
-      num_classes=_num_classes(model_factory, data, input_key),
+      config, workdir, model_factory=model_factory, data=data,
+      loss_fn=method.loss_fn(input_key=input_key), eval_fn=method.eval_fn(input_key=input_key),
+      method_state_fn=(None if method.epoch_values is None
+                       else lambda epoch: method.epoch_state(epoch, num_epochs)),
+      tx=tx, config_name=config_name, num_classes=_num_classes(model_factory, data, input_key),
       allow_config_changes=allow_config_changes, force_restart=force_restart)
 
 

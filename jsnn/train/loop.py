@@ -97,8 +97,8 @@ def train_and_evaluate(config: Any, workdir: Any, *,
       time-major ``[T, B, ...]``).
     loss_fn: ``loss_fn(model, batch, method_state, rng) -> (loss, aux)``.
     eval_fn: ``eval_fn(model, batch, method_state) -> {"loss_sum", "correct", "count"}``.
-    method_state_fn: ``epoch -> method_state`` (host side, called at each epoch start), e.g.
-      AdaLi's ``{"spike_fn": adali_surrogate(epoch, E)}``; ``None``: no method state.
+    method_state_fn: ``epoch -> method_state`` (host side, called at each epoch start), e.g. a
+      ``jsnn.methods.Method``'s ``epoch_state``; ``None``: no method state.
     tx: an optax transformation replacing the one built from ``config.optimizer``.
     config_name: recorded in summary.json.
     mesh: a ``jax.sharding.Mesh`` with axis ``data`` (default: all devices).
@@ -127,11 +127,8 @@ def train_and_evaluate(config: Any, workdir: Any, *,
   mesh = make_mesh() if mesh is None else mesh
   cfg.check_keys(config)
   cfg.validate_config(config, num_devices=mesh.devices.size, process_count=jax.process_count())
+  check_steps_per_epoch(config, data)
   steps_per_epoch = int(data.steps_per_epoch)
-  if steps_per_epoch <= 0:
-    raise ValueError(f"the training data gives {steps_per_epoch} steps per epoch: "
-                     f"input.batch_size={cfg.get(config, 'input.batch_size')} is larger than the "
-                     "training split (per process); use a smaller batch.")
   workdir = wd.as_path(workdir)
   main = jax.process_index() == 0
   num_steps = cfg.total_steps(config, steps_per_epoch)
@@ -146,14 +143,15 @@ def train_and_evaluate(config: Any, workdir: Any, *,
   with contextlib.ExitStack() as cleanup:
     cleanup.callback(lock.release)
     changes = _check_config(workdir, config, allow_config_changes)
-    lr_fn = None
+    # The learning rate of config.optimizer (also reported when the caller built tx from it).
+    lr_fn = cfg.make_schedule(config["optimizer"], steps_per_epoch, num_steps)
     if tx is None:
       tx, lr_fn = cfg.make_optimizer(config, steps_per_epoch, num_steps)
     shardings_fn = functools.partial(
         state_shardings, mesh=mesh, mode=cfg.get(config, "sharding.mode"),
         fsdp_min_size=cfg.get(config, "sharding.fsdp_min_size"))
     # Initialised under jit with sharded outputs: no device ever holds the whole state.
-    state, graphdef, shardings = create_sharded_train_state(
+    graphdef, state, shardings = create_sharded_train_state(
         model_factory, tx, shardings_fn=shardings_fn, seed=seed,
         method_state=method_state_fn(0) if method_state_fn else None)
 
@@ -338,6 +336,15 @@ def train_and_evaluate(config: Any, workdir: Any, *,
 # -- helpers (in the order the trainer uses them) --------------------------------------------------
 
 
+def check_steps_per_epoch(config: Any, data: TrainData) -> None:
+  """``ValueError`` when the data gives no full training batch per epoch."""
+  steps_per_epoch = int(data.steps_per_epoch)
+  if steps_per_epoch <= 0:
+    raise ValueError(f"the training data gives {steps_per_epoch} steps per epoch: "
+                     f"input.batch_size={cfg.get(config, 'input.batch_size')} is larger than the "
+                     "training split (per process); use a smaller batch.")
+
+
 def _agree(ok: bool) -> bool:
   """Process 0's ``ok`` on every process (a no-op on one process)."""
   if jax.process_count() == 1:
@@ -459,7 +466,7 @@ def _train_row(rows: list[dict], step: int, steps_per_s: float, lr_fn, start) ->
 def _firing_rates(state: TrainState, batch, *, graphdef, eval_fn) -> dict[str, jax.Array]:
   """Mean firing rate of every ``jsnn.nn.SpikingNeuron`` on ``batch`` (eval mode, no update).
 
-  The neurons' ``monitor`` switch is turned on in a merged copy of the model inside the trace;
+  The neurons' ``record`` gains ``"firing_rate"`` in a merged copy of the model inside the trace;
   ``eval_fn`` runs the forward pass, whose sums are discarded. Layers are named by their path.
   """
   from jsnn.nn import SpikingNeuron  # the trainer's only use of jsnn.nn
@@ -470,7 +477,7 @@ def _firing_rates(state: TrainState, batch, *, graphdef, eval_fn) -> dict[str, j
   if not neurons:
     return {}
   for _, m in neurons:
-    m.monitor = True
+    m.record = tuple(dict.fromkeys(tuple(m.record) + ("firing_rate",)))
   _, sown = nnx.capture(lambda mdl: eval_fn(mdl, batch, state.method_state), nnx.Intermediate)(model)
   rates = {}
   for path, leaf in jax.tree_util.tree_flatten_with_path(sown)[0]:

@@ -17,6 +17,8 @@ from jsnn.data.events._formats import read_nmnist_bin as read_nmnist_bin
 from jsnn.data.events._frames import binarize as binarize
 from jsnn.data.events._frames import normalize_by_max as normalize_by_max
 from jsnn.data.events._frames import random_flip_and_roll as random_flip_and_roll
+from jsnn.data.events._rotate import random_rotation as random_rotation
+from jsnn.data.events._rotate import rotate_frames as rotate_frames
 from jsnn.data.events._frames import resize_frames as resize_frames
 from jsnn.data.events._integrate import frame_segment_indices as frame_segment_indices
 from jsnn.data.events._integrate import integrate_events_by_fixed_duration as integrate_events_by_fixed_duration
@@ -58,11 +60,13 @@ __all__ = [
     "normalize_by_max",
     "prepare",
     "random_flip_and_roll",
+    "random_rotation",
     "read_aedat2",
     "read_aedat2_raw",
     "read_aedat31",
     "read_nmnist_bin",
     "resize_frames",
+    "rotate_frames",
     "sensor_size",
     "to_time_major",
     "write_aedat2",
