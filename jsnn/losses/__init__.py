@@ -8,6 +8,7 @@ from ._distillation import sml_distillation as sml_distillation
 from ._distillation import sml_loss as sml_loss
 from ._metrics import accuracy as accuracy
 from ._metrics import predict as predict
+from ._rate import rate_mse as rate_mse
 from ._temporal import clif_loss as clif_loss
 from ._temporal import mix_loss as mix_loss
 from ._temporal import sdt as sdt
@@ -21,6 +22,7 @@ __all__ = [
     "clif_loss",
     "mix_loss",
     "predict",
+    "rate_mse",
     "sdt",
     "sml_distillation",
     "sml_loss",

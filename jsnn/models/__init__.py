@@ -17,4 +17,12 @@ module                 presets
 Every ``Model`` is built as ``Model(..., *, num_classes, T, neuron=..., surrogate=None, rngs)`` and
 returns per-step logits ``[T, B, num_classes]`` (SML surrogate-module variants: a list). Models are
 picked by name: ``importlib.import_module(f"jsnn.models.{name}").Model``.
+
+Public building blocks: :class:`ConvNorm` (``Conv2d -> BatchNorm``, the unit every zoo conv uses)
+and :class:`SurrogateBlock` (SML's ANN surrogate module).
 """
+
+from jsnn.models._common import ConvNorm as ConvNorm
+from jsnn.models._resnet import SurrogateBlock as SurrogateBlock
+
+__all__ = ["ConvNorm", "SurrogateBlock"]
