@@ -11,9 +11,14 @@ package only when called, ``pip install 'jsnn[interop]'``):
 ``import jsnn`` does not import this package.
 """
 
+from jsnn.interop import synops as synops
 from jsnn.interop._sequential import AvgPool as AvgPool
 from jsnn.interop._sequential import Flatten as Flatten
 from jsnn.interop._sequential import Sequential as Sequential
 from jsnn.interop._sequential import SumPool as SumPool
+from jsnn.interop.torch_weights import load_state_dict as load_state_dict
+from jsnn.interop.torch_weights import read_state_dict as read_state_dict
+from jsnn.interop.torch_weights import to_state_dict as to_state_dict
 
-__all__ = ["AvgPool", "Flatten", "Sequential", "SumPool"]
+__all__ = ["AvgPool", "Flatten", "Sequential", "SumPool", "load_state_dict", "read_state_dict",
+           "synops", "to_state_dict"]
