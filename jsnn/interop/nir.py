@@ -233,12 +233,18 @@ def to_nir(model, input_shape, *, dt: float = 1.0, soft_reset: str = "error"):
   nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array(_to_chw_shape(shape))})}
   order: list[str] = []
   flat_from: tuple[tuple[int, ...], str] | None = None
+  supported = (jn.Conv, jn.Linear, jn.BatchNorm, Flatten, AvgPool, SumPool, jn.SpikingNeuron)
   for i, layer in enumerate(_layers(model)):
     where = f"to_nir: layer {i} ({type(layer).__name__})"
-    out = jax.eval_shape(layer, jax.ShapeDtypeStruct((1, 1) + shape, jnp.float32)).shape[2:]
+    if not isinstance(layer, supported):
+      raise ValueError(f"{where}: no NIR node for this layer; supported: jsnn.nn.Conv, Linear, "
+                       "BatchNorm (folded), SpikingNeuron, jsnn.models.ConvNorm, "
+                       "jsnn.interop.AvgPool / SumPool / Flatten (max pooling has no NIR node: "
+                       "nearest option AvgPool; Dropout: leave it out of the exported stack).")
+    out = shape if isinstance(layer, jn.BatchNorm) else jax.eval_shape(
+        layer, jax.ShapeDtypeStruct((1, 1) + shape, jnp.float32)).shape[2:]
     name = str(len(order))
-    if isinstance(layer, jn.BatchNorm) or isinstance(layer, nnx.Module) and "BatchNorm" in type(
-        layer).__name__:
+    if isinstance(layer, jn.BatchNorm):
       if type(layer) is not jn.BatchNorm:
         raise ValueError(f"{where}: only jsnn.nn.BatchNorm (time-merged) folds into an affine map; "
                          f"nearest option: train with norm='time_merged'.")
@@ -282,13 +288,8 @@ def to_nir(model, input_shape, *, dt: float = 1.0, soft_reset: str = "error"):
       node_cls = nir.AvgPool2d if isinstance(layer, AvgPool) else nir.SumPool2d
       nodes[name] = node_cls(kernel_size=np.array(k), stride=np.array(_pair(layer.stride)),
                              padding=np.array([0, 0]))
-    elif isinstance(layer, jn.SpikingNeuron):
-      nodes[name] = _neuron_node(layer, shape, dt, soft_reset, where)
     else:
-      raise ValueError(f"{where}: no NIR node for this layer; supported: jsnn.nn.Conv, Linear, "
-                       "BatchNorm (folded), SpikingNeuron, jsnn.models.ConvNorm, "
-                       "jsnn.interop.AvgPool / SumPool / Flatten (max pooling has no NIR node: "
-                       "nearest option AvgPool).")
+      nodes[name] = _neuron_node(layer, shape, dt, soft_reset, where)
     flat_from = None if not isinstance(layer, jn.SpikingNeuron) else flat_from
     order.append(name)
     shape = out
