@@ -267,8 +267,8 @@ def _resnet_common(model, *, stem_neuron, block_neurons, head) -> list[Entry]:
   if model.fc1 is not None:
     e += linear_entries((head[0],), ("fc1",), model.fc1)
     e += neuron_entries(None, ("fc_sn",), model.fc_sn)
-  e += linear_entries((head[-1],), ("fc",), model.fc)
-  return e
+    return e + linear_entries((head[1],), ("fc",), model.fc)
+  return e + linear_entries((head[0],), ("fc",), model.fc)
 
 
 def sml_resnet(model) -> list[Entry]:
@@ -546,7 +546,7 @@ def to_state_dict(model, *, mapping: str | Callable | None = None) -> dict[str, 
         value = a.reshape(()) if a.size == 1 else a
       else:
         value = a
-      value = np.ascontiguousarray(value)
+      value = np.array(value, order="C")   # (ascontiguousarray would make 0-d arrays 1-d)
     for k in e.keys:
       out[k] = value
   return out
