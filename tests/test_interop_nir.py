@@ -67,6 +67,19 @@ def test_round_trip_identical_spikes(pair):
   assert 0 < want[1].mean() < 1 and 0 < want[4].mean() < 1      # spikes, not all or nothing
 
 
+def test_round_trip_flatten_of_a_map_is_bitwise():
+  r = nnx.Rngs(3)
+  net = Sequential(jn.Conv(2, 3, 3, padding=1, rngs=r), jn.SpikingNeuron(neurons.tet_lif),
+                   Flatten(), jn.Linear(8 * 8 * 3, 4, rngs=r), jn.SpikingNeuron(neurons.tet_lif))
+  graph = jnir.to_nir(net, (8, 8, 2))
+  w = np.asarray(net.layers[3].linear.kernel[...])       # jsnn (h, w, c) rows -> NIR (c, h, w) cols
+  np.testing.assert_array_equal(graph.nodes["3"].weight[:, (2 * 8 + 5) * 8 + 7], w[(5 * 8 + 7) * 3 + 2])
+  back = jnir.from_nir(graph)
+  x = _x(seed=4)
+  for i, (w_, g_) in enumerate(zip(_layer_outputs(net, x), _layer_outputs(back, x))):
+    np.testing.assert_array_equal(g_, w_, err_msg=f"layer {i}")
+
+
 def test_round_trip_plif_learned_w_and_soft_reset_metadata():
   net = Sequential(jn.Linear(6, 8, rngs=nnx.Rngs(0)),
                    jn.SpikingNeuron(neurons.sj_plif, learnable=("w",), learnable_shape=(8,)),

@@ -9,8 +9,10 @@ sequential NIR graph (written by jsnn, snnTorch, Norse, Spyx, SpikingJelly, Sina
 **Layouts.** NIR is channels-first: ``Conv2d`` weights ``OIHW``, neuron parameters ``(C, H, W)``,
 ``Flatten`` in ``(C, H, W)`` order, ``Affine``/``Linear`` weights ``(out, in)``. jsnn is
 channels-last (``HWIO``, ``(H, W, C)``, kernels ``(in, out)``); the conversion transposes, and the
-first ``Linear`` after an ``order="hwc"`` flatten has its columns permuted to NIR's order.
-Imported graphs flatten with ``order="chw"``, so their weights are used as written.
+first ``Linear`` after an ``order="hwc"`` flatten has its columns permuted to NIR's order (and back
+on import, when the ``Flatten`` node records its ``(C, H, W)`` input type; otherwise the imported
+model flattens with ``order="chw"`` and uses the weights as written), so a round trip reproduces
+the original layers bit for bit.
 
 **Neurons** (forward Euler with step ``dt``, NIR's continuous LIF
 :math:`\tau\dot v = (v_{leak} - v) + R I`; one step is
@@ -427,7 +429,7 @@ def from_nir(graph, *, dt: float | None = None, spike_fn: Any = None,
   nir = _nir()
   dt = float(_meta(graph).get("dt", 1.0)) if dt is None else float(dt)
   rngs = nnx.Rngs(0) if rngs is None else rngs
-  layers = []
+  layers, flat_chw = [], None
   for name in _chain(graph, nir):
     node = graph.nodes[name]
     where = f"from_nir: node {name!r} ({type(node).__name__})"
@@ -435,6 +437,10 @@ def from_nir(graph, *, dt: float | None = None, spike_fn: Any = None,
       layers.append(_import_conv(node, where, rngs))
     elif isinstance(node, (nir.Affine, nir.Linear)):
       w = np.asarray(node.weight)
+      if flat_chw is not None:   # NIR flattens (C, H, W); jsnn's flatten is (H, W, C)
+        c, h, wd = flat_chw
+        w = w.reshape(w.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+        flat_chw = None
       bias = getattr(node, "bias", None)
       lin = jn.Linear(w.shape[1], w.shape[0], use_bias=bias is not None, rngs=rngs)
       lin.linear.kernel[...] = jnp.asarray(w.T, jnp.float32)
@@ -442,7 +448,13 @@ def from_nir(graph, *, dt: float | None = None, spike_fn: Any = None,
         lin.linear.bias[...] = jnp.asarray(np.broadcast_to(bias, (w.shape[0],)), jnp.float32)
       layers.append(lin)
     elif isinstance(node, nir.Flatten):
-      layers.append(Flatten("chw"))
+      shape = node.input_type.get("input")
+      if shape is not None and len(shape) == 3 and node.start_dim in (0, -3) and (
+          node.end_dim in (-1, 2)):
+        flat_chw = tuple(int(d) for d in shape)
+        layers.append(Flatten("hwc"))
+      else:
+        layers.append(Flatten("chw"))
     elif isinstance(node, (nir.AvgPool2d, nir.SumPool2d)):
       if np.any(np.asarray(node.padding) != 0):
         raise ValueError(f"{where}: padded pooling is not supported; nearest option: padding 0.")
