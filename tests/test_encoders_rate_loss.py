@@ -138,3 +138,13 @@ def test_soft_label_errors():
     losses.tet(z, np.eye(10, dtype=np.float32)[:2] - 1.0)
   with pytest.raises(TypeError, match=r"labels must be integer class indices of shape \[B\]"):
     losses.sdt(z, np.array([1.0, 2.0], np.float32))
+
+
+@pytest.mark.parametrize("module", ["jsnn.nn._encoders", "jsnn.losses._rate",
+                                    "jsnn.data.events._dataset_source", "jsnn.interop._sequential",
+                                    "jsnn.interop.synops"])
+def test_docstring_examples(module):
+  import doctest
+  import importlib
+  result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+  assert result.attempted > 0 and result.failed == 0

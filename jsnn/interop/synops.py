@@ -20,7 +20,8 @@ figures of Horowitz (ISSCC 2014) for 32-bit floats, :data:`E_AC_PJ` = 0.9 pJ per
 :data:`E_MAC_PJ` = 4.6 pJ per multiply-accumulate (both overridable). Bias additions, norms,
 pooling and neuron updates are not counted (the usual convention of the SNN papers).
 
-Run it eagerly (not under ``jit``) on a model without ``remat="layer"``; call ``model.eval()``
+Run it eagerly (not under ``jit``) on a model without ``remat="layer"``, from one thread (the layer
+classes are wrapped for the duration of the call); call ``model.eval()``
 first for inference figures.
 
 References:
