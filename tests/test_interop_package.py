@@ -26,5 +26,4 @@ def test_optional_packages_are_imported_lazily():
           "import jsnn.interop.nir as n; n._nir(); print('nir' in sys.modules)\n")
   proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
   assert proc.returncode == 0, proc.stderr
-  lines = proc.stdout.strip().splitlines()
-  assert lines == ["", "True"], proc.stdout
+  assert proc.stdout.splitlines() == ["", "True"], proc.stdout
