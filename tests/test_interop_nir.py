@@ -286,7 +286,8 @@ def test_unsupported_layers_and_arguments():
     jnir.to_nir(Sequential(jn.Linear(3, 2, rngs=r), jn.PerStepBatchNorm(2)), (3,))
   with pytest.raises(ValueError, match=r"soft_reset must be one of \('error', 'metadata'\)"):
     jnir.to_nir(Sequential(jn.Linear(3, 2, rngs=r)), (3,), soft_reset="subtract")
-  with pytest.raises(TypeError, match=r"expected a jsnn.interop.Sequential or nnx.Sequential"):
+  with pytest.raises(TypeError, match=r"expected a jsnn.interop.Sequential, nnx.Sequential or "
+                                      r"jsnn.models.vggsnn model, got Linear"):
     jnir.to_nir(jn.Linear(3, 2, rngs=r), (3,))
 
 
@@ -310,3 +311,17 @@ def test_import_errors():
   with pytest.raises(ValueError, match=r"only sequential graphs are supported; node 'input' has 2 "
                                        r"successors"):
     jnir.from_nir(branch)
+
+
+def test_zoo_vggsnn_exports_with_folded_batchnorm():
+  from jsnn.models import vggsnn
+  m = vggsnn._VGGSNNTiny(num_classes=10, T=3, rngs=nnx.Rngs(0))
+  x = _x(seed=2, T=3, B=2, shape=m.input_size + (2,), scale=1.0)
+  m.train()
+  m(x)                          # one training call: non-trivial running statistics
+  m.eval()
+  graph = jnir.to_nir(m, m.input_size + (2,))
+  kinds = [type(n).__name__ for n in graph.nodes.values()]
+  assert "Conv2d" in kinds and "AvgPool2d" in kinds and kinds[-2:] == ["Affine", "Output"]
+  back = jnir.from_nir(graph)
+  np.testing.assert_allclose(np.asarray(back(x)), np.asarray(m(x)), rtol=1e-4, atol=1e-4)

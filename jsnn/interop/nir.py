@@ -1,7 +1,8 @@
 r"""NIR (Neuromorphic Intermediate Representation) export and import of sequential jsnn models.
 
 Needs the optional ``nir`` package (``pip install 'jsnn[interop]'``); ``import jsnn`` never imports
-it. :func:`to_nir` turns a :class:`jsnn.interop.Sequential` (or ``nnx.Sequential``) of ``Conv``,
+it. :func:`to_nir` turns a :class:`jsnn.interop.Sequential` (or ``nnx.Sequential``, or the zoo's
+TET VGGSNN, ``jsnn.models.vggsnn``) of ``Conv``,
 ``Linear``, ``BatchNorm`` (folded), ``ConvNorm``, pooling, ``Flatten`` and ``SpikingNeuron`` layers
 into a ``nir.NIRGraph``; :func:`from_nir` builds a :class:`jsnn.interop.Sequential` from any
 sequential NIR graph (written by jsnn, snnTorch, Norse, Spyx, SpikingJelly, Sinabs, ...).
@@ -102,11 +103,26 @@ def _full(value, shape_hwc: tuple[int, ...]) -> np.ndarray:
   return np.ascontiguousarray(_to_chw(np.broadcast_to(a, shape_hwc)))
 
 
+def _vggsnn_layers(model) -> list:
+  """TET's VGGSNN (``jsnn.models.vggsnn``) as the layer list its ``__call__`` runs."""
+  out, units = [], iter(model.layers)
+  for item in model.cfg:
+    if item == "A":
+      out.append(AvgPool(2))
+    else:
+      unit = next(units)
+      out += [unit.cn, unit.sn]
+  return out + [Flatten("hwc"), model.classifier]
+
+
 def _layers(model) -> list:
+  if type(model).__module__ == "jsnn.models.vggsnn":
+    return [x for layer in _vggsnn_layers(model) for x in _layers(Sequential(layer))]
   layers = getattr(model, "layers", None)
   if layers is None:
-    raise TypeError(f"to_nir: expected a jsnn.interop.Sequential or nnx.Sequential, got "
-                    f"{type(model).__name__}; wrap the layers in jsnn.interop.Sequential(...).")
+    raise TypeError(f"to_nir: expected a jsnn.interop.Sequential, nnx.Sequential or "
+                    f"jsnn.models.vggsnn model, got {type(model).__name__}; wrap the layers in "
+                    "jsnn.interop.Sequential(...) (residual zoo models are not sequential).")
   out = []
   for layer in layers:
     if type(layer).__name__ == "ConvNorm" and hasattr(layer, "conv") and hasattr(layer, "bn"):
@@ -210,7 +226,8 @@ def to_nir(model, input_shape, *, dt: float = 1.0, soft_reset: str = "error"):
   """Exports a sequential spiking model to a ``nir.NIRGraph`` (see the module docstring).
 
   Args:
-    model: a :class:`jsnn.interop.Sequential` (or ``nnx.Sequential``) of ``jsnn.nn.Conv``,
+    model: a :class:`jsnn.interop.Sequential` (or ``nnx.Sequential``, or a
+      ``jsnn.models.vggsnn`` model, TET's VGGSNN) of ``jsnn.nn.Conv``,
       ``Linear``, ``BatchNorm`` (folded into the preceding Conv/Linear with its running
       statistics, i.e. eval mode), ``jsnn.models.ConvNorm``, ``AvgPool`` / ``SumPool``,
       ``Flatten`` and ``SpikingNeuron`` layers. A trailing Linear is the (non-spiking) readout.
