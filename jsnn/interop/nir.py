@@ -19,17 +19,17 @@ the original layers bit for bit.
 :math:`\tau\dot v = (v_{leak} - v) + R I`; one step is
 :math:`v \leftarrow v + \frac{dt}{\tau}(v_{leak} - v + R\,x)`):
 
-==========================================  ==========================================================
-jsnn neuron (discrete)                      NIR node
-==========================================  ==========================================================
-TET / SML decay LIF, ``v = λv + x``         ``LIF(tau = dt/(1-λ), r = 1/(1-λ), v_leak = 0, v_reset = 0)``
-  (``λ = 1``)                               ``IF(r = 1/dt, v_reset = 0)``
-SpikingJelly IF, ``v = v + x``              ``IF(r = 1/dt, v_reset = 0)``
-SpikingJelly LIF ``τ``, ``decay_input``     ``LIF(tau = τ·dt, r = 1, v_leak = 0, v_reset = 0)``
-SpikingJelly LIF ``τ``, no ``decay_input``  ``LIF(tau = τ·dt, r = τ, v_leak = 0, v_reset = 0)``
-PLIF ``w``                                  as LIF with ``τ = 1/sigmoid(w)``
-threshold ``v_th``                          ``v_threshold = v_th``
-==========================================  ==========================================================
+======================================  ========================================================
+jsnn neuron (discrete)                  NIR node (``v_leak = 0``, ``v_reset = 0`` throughout)
+======================================  ========================================================
+TET / SML decay LIF, ``v = λv + x``     ``LIF(tau = dt/(1-λ), r = 1/(1-λ))``
+  (``λ = 1``)                           ``IF(r = 1/dt)``
+SpikingJelly IF, ``v = v + x``          ``IF(r = 1/dt)``
+SpikingJelly LIF, ``decay_input``       ``LIF(tau = τ·dt, r = 1)``
+SpikingJelly LIF, no ``decay_input``    ``LIF(tau = τ·dt, r = τ)``
+PLIF ``w``                              as LIF with ``τ = 1/sigmoid(w)``
+threshold ``v_th``                      ``v_threshold = v_th``
+======================================  ========================================================
 
 The mapping is **lossless** (same spikes from the same inputs) when: the neuron resets hard to 0
 (``v_reset=0.0``; TET/SML's multiplicative reset is that), the surrogate's forward is a Heaviside
@@ -41,7 +41,8 @@ other tools read the plain NIR fields. Constants round-trip through ``dt`` in fl
 
 **Refused** (``ValueError`` naming the layer and the nearest option): CLIF (a second state ``M``
 NIR has no node for; nearest: ``jsnn.neurons.sj_lif(v_reset=0.0)``), a hard reset to a non-zero
-value (SpikingJelly starts ``v`` at ``v_reset``, NIR simulators at 0; nearest: ``v_reset=0.0``), soft
+value (SpikingJelly starts ``v`` at ``v_reset``, NIR simulators at 0; nearest: ``v_reset=0.0``),
+soft
 reset (NIR 1.0 resets to ``v_reset``; nearest: ``v_reset=0.0``, or ``soft_reset="metadata"``, which
 writes ``v_reset = 0`` plus ``metadata["reset"] = "subtract"`` that only jsnn honours), a surrogate
 whose forward is not a Heaviside step, BatchNorm kinds other than ``jsnn.nn.BatchNorm`` or one not

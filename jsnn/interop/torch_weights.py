@@ -210,7 +210,8 @@ def _stages(blocks, has_proj: Callable) -> list[tuple[int, int]]:
 
 # ------------------------------------------------------------------------------------ maps
 def tet_resnet(model) -> list[Entry]:
-  """TET ``resnet19``: ``conv1``/``bn1`` (+ ``conv1_s`` aliases), ``layer{s}.{j}.*``, ``fc1``/``fc2``."""
+  """TET ``resnet19``: ``conv1``/``bn1`` (+ ``conv1_s`` aliases), ``layer{s}.{j}.*``, ``fc1``,
+  ``fc2``."""
   td = lambda p: (f"{p}.bn", f"{p}.seqbn.module")
   e = _convnorm(("conv1", "conv1_s.layer.module"), td("bn1") + td("conv1_s.bn"), ("stem",),
                 model.stem)
@@ -237,7 +238,8 @@ def _no_learned(model) -> list[Entry]:
 
 
 def tet_vggsnn(model) -> list[Entry]:
-  """TET ``VGGSNN``: ``features.{i}.fwd.module.{0,1}`` (pools count in ``i``), ``classifier.module``."""
+  """TET ``VGGSNN``: ``features.{i}.fwd.module.{0,1}`` (pools count in ``i``),
+  ``classifier.module``."""
   e, idx, k = [], 0, 0
   for item in model.cfg:
     if item != "A":
