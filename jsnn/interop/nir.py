@@ -44,8 +44,8 @@ NIR has no node for; nearest: ``jsnn.neurons.sj_lif(v_reset=0.0)``), a hard rese
 value (SpikingJelly starts ``v`` at ``v_reset``, NIR simulators at 0; nearest: ``v_reset=0.0``),
 soft reset (NIR 1.0 resets to ``v_reset``; nearest: ``v_reset=0.0``, or
 ``soft_reset="metadata"``, which writes ``v_reset = 0`` plus ``metadata["reset"] = "subtract"``
-that only jsnn honours), a surrogate whose forward is not a Heaviside step, BatchNorm kinds other than ``jsnn.nn.BatchNorm`` or one not
-preceded by a Conv/Linear, max pooling (no NIR node), and unknown layers. Import refuses
+that only jsnn honours), a surrogate whose forward is not a Heaviside step, BatchNorm kinds
+other than ``jsnn.nn.BatchNorm`` or one not preceded by a Conv/Linear, max pooling (no NIR node), and unknown layers. Import refuses
 ``CubaLIF``, ``LI``, ``I``, ``Delay``, ``Scale``, ``Threshold``, recurrent or branching graphs,
 dilated / grouped convolutions and padded pooling.
 
