@@ -45,9 +45,9 @@ value (SpikingJelly starts ``v`` at ``v_reset``, NIR simulators at 0; nearest: `
 soft reset (NIR 1.0 resets to ``v_reset``; nearest: ``v_reset=0.0``, or
 ``soft_reset="metadata"``, which writes ``v_reset = 0`` plus ``metadata["reset"] = "subtract"``
 that only jsnn honours), a surrogate whose forward is not a Heaviside step, BatchNorm kinds
-other than ``jsnn.nn.BatchNorm`` or one not preceded by a Conv/Linear, max pooling (no NIR node), and unknown layers. Import refuses
-``CubaLIF``, ``LI``, ``I``, ``Delay``, ``Scale``, ``Threshold``, recurrent or branching graphs,
-dilated / grouped convolutions and padded pooling.
+other than ``jsnn.nn.BatchNorm`` or one not preceded by a Conv/Linear, max pooling (no NIR
+node), and unknown layers. Import refuses ``CubaLIF``, ``LI``, ``I``, ``Delay``, ``Scale``,
+``Threshold``, recurrent or branching graphs, dilated / grouped convolutions and padded pooling.
 
 References:
   Pedersen et al., *Neuromorphic intermediate representation: a unified instruction set for
