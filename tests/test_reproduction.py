@@ -106,7 +106,7 @@ def test_clif_dvs_rotates_and_amp_is_an_option():
   for name in ("clif_cifar", "clif_dvs"):
     assert load(name).get_config().optimizer.loss_scale is None  # float32 by default
     amp = load(name).get_config("amp=true")
-    assert amp.model.dtype == jnp.float16 and amp.optimizer.loss_scale == "dynamic"
+    assert amp.model.options.dtype == jnp.float16 and amp.optimizer.loss_scale == "dynamic"
 
 
 @pytest.mark.slow

@@ -55,8 +55,8 @@ from experiments.configs import common
 
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
 # runlocal: the SB model's code path (blocks, two surrogate modules, list output) at a small width.
-TINY = dict(depths=(1, 1, 1), widths=(4, 8, 8), stem_width=4, sb_after=(1, 2),
-            sb_kernels=((7, 5, 3), (3,)), sb_width=8)
+TINY = dict(depths=(1, 1, 1), widths=(4, 8, 8), stem_width=4)
+TINY_MODULES = dict(after=(1, 2), kernels=((7, 5, 3), (3,)), width=8)
 
 
 def get_config(arg: str | None = None):
@@ -68,9 +68,11 @@ def get_config(arg: str | None = None):
   c = common.base_config()
   c.seed = arg.seed
   c.num_epochs = arg.epochs
-  c.model_name = "sml_resnet:ResNet18SB"
+  c.model_name = "sml_resnet:ResNet18"   # + the method's modules = the script's ResNet_SB18
   c.model = dict(num_classes=NUM_CLASSES[arg.dataset], T=arg.T, norm="time_merged")  # SyncBN
-  c.method, c.method_kw = "sml", dict(temperature=3.0, alpha=0.5, lamb=0.9)
+  c.method = "sml"   # modules after blocks 3 and 6 (sb_poi [3, 3]), kernels (7, 5, 3), width 256
+  c.method_kw = dict(after=(3, 6), kernels=((7, 5, 3), (7, 5, 3)), width=256, temperature=3.0,
+                     alpha=0.5, lamb=0.9)
   c.input.name = "cifar"
   c.input.dataset = arg.dataset
   c.input.autoaugment = arg.autoaug
@@ -82,5 +84,6 @@ def get_config(arg: str | None = None):
   if arg.runlocal:
     common.shrink_for_runlocal(c)
     c.model.update(T=2, **TINY)
+    c.method_kw.update(TINY_MODULES)
     c.input.eval_batch_size = 16
   return c

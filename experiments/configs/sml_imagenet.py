@@ -44,8 +44,8 @@ from __future__ import annotations
 from experiments.configs import common
 
 # runlocal: the ImageNet-stem SB model (4 stages, two surrogate modules) at a small width.
-TINY = dict(depths=(1, 1, 1, 1), widths=(4, 8, 8, 8), stem_width=4, sb_after=(2, 3),
-            sb_kernels=((7, 5, 3), (3,)), sb_width=8, input_size=(32, 32))
+TINY = dict(depths=(1, 1, 1, 1), widths=(4, 8, 8, 8), stem_width=4, input_size=(32, 32))
+TINY_MODULES = dict(after=(2, 3), kernels=((7, 5, 3), (3,)), width=8)
 
 
 def get_config(arg: str | None = None):
@@ -54,9 +54,11 @@ def get_config(arg: str | None = None):
   c = common.base_config()
   c.seed = arg.seed
   c.num_epochs = arg.epochs
-  c.model_name = "sml_resnet:ResNet34SB"
+  c.model_name = "sml_resnet:ResNet34ImageNet"   # + the method's modules = ResNet34SB [guessed]
   c.model = dict(num_classes=1000, T=arg.T, norm="time_merged")  # SyncBN: global statistics
-  c.method, c.method_kw = "sml", dict(temperature=3.0, alpha=0.5, lamb=0.9)
+  c.method = "sml"   # modules after layer2[0] and layer3[2] (jsnn's guessed placement)
+  c.method_kw = dict(after=(4, 10), kernels=((7, 5, 3), (7, 5, 3)), width=256, temperature=3.0,
+                     alpha=0.5, lamb=0.9)
   c.input.name = "imagenet"
   c.input.image_size = 224
   c.input.resize_size = 256
@@ -69,5 +71,6 @@ def get_config(arg: str | None = None):
   if arg.runlocal:
     common.shrink_for_runlocal(c)
     c.model.update(T=2, **TINY)
+    c.method_kw.update(TINY_MODULES)
     c.input.update(image_size=32, resize_size=36, worker_count=0, eval_batch_size=16)
   return c

@@ -15,6 +15,7 @@ from ._distillation import sml_distillation as sml_distillation
 from ._distillation import sml_distillation_components as sml_distillation_components
 from ._metrics import accuracy as accuracy
 from ._metrics import predict as predict
+from ._rate import rate_mse as rate_mse
 from ._temporal import clif as clif
 from ._temporal import mix as mix
 from ._temporal import sdt as sdt
@@ -28,6 +29,7 @@ __all__ = [
     "clif",
     "mix",
     "predict",
+    "rate_mse",
     "sdt",
     "sml",
     "sml_distillation",

@@ -147,7 +147,7 @@ def clif(logits_tbc: ArrayLike, labels: ArrayLike, *, lamb: ArrayLike = 0.05,
   if target == "const":
     residual = logits - _checks.scalar("phi", phi, logits.dtype)
   else:
-    onehot = jax.nn.one_hot(labels, logits.shape[-1], dtype=logits.dtype)
+    onehot = _checks.target_probs(labels, logits.shape[-1], logits.dtype)
     residual = logits - onehot[None]
   return (1.0 - lamb) * ce + lamb * jnp.mean(jnp.square(residual))
 
@@ -185,6 +185,6 @@ def mix(logits_tbc: ArrayLike, labels: ArrayLike, *, lamb: ArrayLike,
   lamb = _checks.scalar("lamb", lamb, logits.dtype, low=0.0, high=1.0)
   eps = _smoothing(label_smoothing, logits.dtype)
   mean_logits = jnp.mean(logits, axis=0)
-  onehot = jax.nn.one_hot(labels, logits.shape[-1], dtype=logits.dtype)
+  onehot = _checks.target_probs(labels, logits.shape[-1], logits.dtype)
   mse = jnp.mean(jnp.square(mean_logits - onehot))
   return lamb * mse + (1.0 - lamb) * cross_entropy(mean_logits, labels, eps)

@@ -7,6 +7,9 @@ layers. Only :class:`SpikingNeuron` scans over T; every stateless op runs once o
 
 from jsnn.nn._dropout import Dropout as Dropout
 from jsnn.nn._encode import INPUT_KINDS as INPUT_KINDS
+from jsnn.nn._encoders import LATENCY_FUNCTIONS as LATENCY_FUNCTIONS
+from jsnn.nn._encoders import latency_encode as latency_encode
+from jsnn.nn._encoders import poisson_encode as poisson_encode
 from jsnn.nn._encode import direct_encode as direct_encode
 from jsnn.nn._encode import encode_input as encode_input
 from jsnn.nn._init import conv_fan_in as conv_fan_in
@@ -15,6 +18,7 @@ from jsnn.nn._init import normal as normal
 from jsnn.nn._init import torch_default_bias_init as torch_default_bias_init
 from jsnn.nn._init import torch_default_kernel_init as torch_default_kernel_init
 from jsnn.nn._init import zeros as zeros
+from jsnn.nn._layers import FLATTEN_ORDERS as FLATTEN_ORDERS
 from jsnn.nn._layers import Conv as Conv
 from jsnn.nn._layers import Linear as Linear
 from jsnn.nn._layers import TimeFolded as TimeFolded
@@ -41,12 +45,12 @@ from jsnn.nn._norm import make_norm as make_norm
 from jsnn.nn._params import count_params as count_params
 
 __all__ = [
-    "BatchNorm", "Conv", "Dropout", "INPUT_KINDS", "Linear", "NORM_KINDS", "NeuronConstant",
+    "BatchNorm", "Conv", "Dropout", "FLATTEN_ORDERS", "INPUT_KINDS", "LATENCY_FUNCTIONS", "Linear", "NORM_KINDS", "NeuronConstant",
     "PerStepBatchNorm", "SpikingNeuron", "SurrogateShape", "TemporalEffectiveBatchNorm",
     "ThresholdDependentBatchNorm", "TimeFolded", "adaptive_avg_pool", "as_neuron", "avg_pool",
     "conv_fan_in", "count_params", "direct_encode", "encode_input", "flatten", "fold_time",
-    "kaiming_normal_fan_out", "make_norm", "max_pool", "normal", "RECORDABLE", "set_neuron",
-    "set_spike_fn", "spiking_layers",
+    "kaiming_normal_fan_out", "latency_encode", "make_norm", "max_pool", "normal", "poisson_encode",
+    "RECORDABLE", "set_neuron", "set_spike_fn", "spiking_layers",
     "torch_default_bias_init", "torch_default_kernel_init", "unfold_time", "zeros",
 ]
 

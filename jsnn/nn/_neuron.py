@@ -306,8 +306,8 @@ def set_spike_fn(model: nnx.Module, spike_fn: Any, *, learn: bool | None = None)
 
   Inside a jitted step, pass the spike function (a pytree: a surrogate family instance with array
   shape values) as an argument and call this on the merged model before the forward pass: same
-  family, so only variable values change and nothing is recompiled. Outside ``jit`` another family may be set, and ``learn=True`` makes the shape
-  parameters learnable (PSG) in every layer.
+  family, so only variable values change and nothing is recompiled. Outside ``jit`` another
+  family may be set, and ``learn=True`` makes the shape parameters learnable (PSG) in every layer.
 
   Returns:
     The number of layers updated.
@@ -315,12 +315,7 @@ def set_spike_fn(model: nnx.Module, spike_fn: Any, *, learn: bool | None = None)
   Raises:
     ValueError: the model has no spiking layer.
   """
-  layers = spiking_layers(model)
-  if not layers:
-    raise ValueError(f"set_spike_fn: {type(model).__name__} has no jsnn.nn.SpikingNeuron layer.")
-  for _, layer in layers:
-    layer.set_spike_fn(spike_fn, learn=learn)
-  return len(layers)
+  return _each_layer(model, "set_spike_fn", lambda layer: layer.set_spike_fn(spike_fn, learn=learn))
 
 
 def set_neuron(model: nnx.Module, neuron: Neuron | Callable[[], Neuron], *,
@@ -335,9 +330,14 @@ def set_neuron(model: nnx.Module, neuron: Neuron | Callable[[], Neuron], *,
   Raises:
     ValueError: the model has no spiking layer.
   """
+  return _each_layer(model, "set_neuron",
+                     lambda layer: layer.set_neuron(neuron, keep_spike_fn=keep_spike_fn))
+
+
+def _each_layer(model: nnx.Module, who: str, fn: Callable[[SpikingNeuron], None]) -> int:
   layers = spiking_layers(model)
   if not layers:
-    raise ValueError(f"set_neuron: {type(model).__name__} has no jsnn.nn.SpikingNeuron layer.")
+    raise ValueError(f"{who}: {type(model).__name__} has no jsnn.nn.SpikingNeuron layer.")
   for _, layer in layers:
-    layer.set_neuron(neuron, keep_spike_fn=keep_spike_fn)
+    fn(layer)
   return len(layers)

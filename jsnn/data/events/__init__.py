@@ -5,6 +5,7 @@ Importing this package registers the builders with TFDS (`cifar10_dvs`, `dvs128_
 """
 
 from jsnn.data.events._cifar10_dvs import Cifar10Dvs as Cifar10Dvs
+from jsnn.data.events._dataset_source import EventDatasetSource as EventDatasetSource
 from jsnn.data.events._dvs128_gesture import Dvs128Gesture as Dvs128Gesture
 from jsnn.data.events._events import EventFileError as EventFileError
 from jsnn.data.events._events import Events as Events
@@ -41,6 +42,7 @@ from jsnn.data.events._writers import write_nmnist_bin as write_nmnist_bin
 __all__ = [
     "Cifar10Dvs",
     "Dvs128Gesture",
+    "EventDatasetSource",
     "EventFileError",
     "Events",
     "FramesTransform",
