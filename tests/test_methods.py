@@ -178,7 +178,6 @@ def test_pda_penalty_is_nonzero_and_has_a_gradient(arch):
 @pytest.mark.parametrize("arch", list(ARCHS))
 @pytest.mark.parametrize("name", METHOD_NAMES)
 def test_every_method_trains_through_the_trainer(tmp_path, name, arch):
-  import ml_collections
   from jsnn import train
 
   build, shape, factory = ARCHS[arch]
@@ -188,9 +187,11 @@ def test_every_method_trains_through_the_trainer(tmp_path, name, arch):
   data = train.ArrayData({"image": x[:96], "label": y[:96]}, {"image": x[96:128],
                                                               "label": y[96:128]},
                          batch_size=B, eval_batch_size=32)
-  config = ml_collections.ConfigDict(dict(
-      seed=0, num_epochs=EPOCHS, input=dict(batch_size=B), log_every_steps=2, progress=False,
-      plot=False, optimizer=dict(name="adam", lr=3e-3), async_checkpointing=False))
+  config = train.base_config()
+  config.update(seed=0, num_epochs=EPOCHS, log_every_steps=2, progress=False, plot=False,
+                async_checkpointing=False, log_firing_rates=False)
+  config.input.batch_size = B
+  config.optimizer.update(name="adam", lr=3e-3)
   tx, _ = train.make_optimizer(config, data.steps_per_epoch, EPOCHS * data.steps_per_epoch,
                                wrap=method.wrap_optimizer)
   state = train.train_and_evaluate(
@@ -198,7 +199,7 @@ def test_every_method_trains_through_the_trainer(tmp_path, name, arch):
       data=data, loss_fn=method.loss_fn(), eval_fn=method.eval_fn(),
       method_state_fn=(None if method.epoch_values is None
                        else lambda e: method.epoch_state(e, EPOCHS)),
-      method=method, tx=tx)
+      structure_fn=None if method.time_steps is None else method.start_epoch, tx=tx)
   assert int(state.step) == EPOCHS * data.steps_per_epoch
   leaves = jax.tree.leaves(state.params)
   assert all(bool(jnp.all(jnp.isfinite(v))) for v in leaves)
@@ -211,7 +212,7 @@ def test_every_method_trains_through_the_trainer(tmp_path, name, arch):
             if "'rho'" in jax.tree_util.keystr(p)]
     assert rhos and all(float(r) != pytest.approx(float(init), abs=1e-6) for r in rhos)
   import json
-  records = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+  records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
   assert all(np.isfinite(r["train_loss"]) for r in records)
   if name == "tit":
     assert [r.get("T") for r in records] == [2, 3, 3]

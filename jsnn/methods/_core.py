@@ -150,21 +150,23 @@ class Method:
     """
     return tx if self.optimizer is None else self.optimizer(tx, relative_lr)
 
-  def start_epoch(self, model: nnx.Module, epoch: int) -> bool:
+  def start_epoch(self, model: nnx.Module, epoch: int) -> dict | None:
     """Host side, before ``epoch``: sets the stage's ``T`` (TIT) on ``model`` outside ``jit``.
 
+    The trainer's ``structure_fn``.
+
     Returns:
-      Whether the model's static structure changed (a jitted step then compiles again).
+      ``{"T": T}``, the epoch's structure (a jitted step compiles again when it changes), or
+      None for a method without stages.
     """
     if self.time_steps is None:
-      return False
+      return None
     T = int(self.time_steps(epoch))
     current = {m.T for _, m in nnx.iter_modules(model)
                if isinstance(getattr(m, "T", None), int) and not isinstance(m, SpikingNeuron)}
-    if current == {T}:
-      return False
-    set_time_steps(model, T)
-    return True
+    if current != {T}:
+      set_time_steps(model, T)
+    return {"T": T}
 
   def epoch_state(self, epoch: int, num_epochs: int) -> Any:
     """The traced per-epoch values for ``epoch`` (host side; ``{}`` if the method has none)."""

@@ -204,6 +204,7 @@ def run(config, workdir: str, *, config_name: str = "", allow_config_changes: Se
       loss_fn=method.loss_fn(input_key=input_key), eval_fn=method.eval_fn(input_key=input_key),
       method_state_fn=(None if method.epoch_values is None
                        else lambda epoch: method.epoch_state(epoch, num_epochs)),
+      structure_fn=None if method.time_steps is None else method.start_epoch,
       tx=tx, config_name=config_name, num_classes=_num_classes(model_factory, data, input_key),
       allow_config_changes=allow_config_changes, force_restart=force_restart)
 

@@ -59,7 +59,7 @@ from jsnn.train.checkpoint import Checkpointer, NoRestorableCheckpointError
 from jsnn.train.inputs import TrainData
 from jsnn.train.sharding import (batch_shardings, global_batch, make_mesh, replicated,
                                  state_shardings)
-from jsnn.train.state import TrainState, create_sharded_train_state, merge_model
+from jsnn.train.state import TrainState, create_sharded_train_state, merge_model, split_model
 from jsnn.train.step import EvalFn, LossFn, eval_step, train_step
 
 __all__ = ["train_and_evaluate", "train_step", "eval_step", "TrainingInterrupted"]
@@ -80,6 +80,7 @@ def train_and_evaluate(config: Any, workdir: Any, *,
                        model_factory: Callable[..., nnx.Module], data: TrainData,
                        loss_fn: LossFn, eval_fn: EvalFn,
                        method_state_fn: Callable[[int], Any] | None = None,
+                       structure_fn: Callable[[nnx.Module, int], dict | None] | None = None,
                        tx=None, config_name: str = "", mesh=None,
                        num_classes: int | None = None, label_key: str = "label",
                        allow_config_changes: Sequence[str] = (),
@@ -99,6 +100,11 @@ def train_and_evaluate(config: Any, workdir: Any, *,
     eval_fn: ``eval_fn(model, batch, method_state) -> {"loss_sum", "correct", "count"}``.
     method_state_fn: ``epoch -> method_state`` (host side, called at each epoch start), e.g. a
       ``jsnn.methods.Method``'s ``epoch_state``; ``None``: no method state.
+    structure_fn: ``structure_fn(model, epoch) -> dict | None`` (host side, at each epoch start
+      and on resume): may change static attributes of the model (e.g. a ``jsnn.methods.Method``'s
+      time-step stages, TIT) and returns the epoch's attributes (recorded in ``metrics.jsonl``),
+      or None. A change recompiles the steps once per structure; the train state carries over
+      unchanged.
     tx: an optax transformation replacing the one built from ``config.optimizer``.
     config_name: recorded in summary.json.
     mesh: a ``jax.sharding.Mesh`` with axis ``data`` (default: all devices).
@@ -184,23 +190,45 @@ def train_and_evaluate(config: Any, workdir: Any, *,
 
     bsh = batch_shardings(mesh, getattr(data, "batch_axes", None))
     rep = replicated(mesh)
-    train = jax.jit(functools.partial(train_step, graphdef=graphdef, loss_fn=loss_fn, tx=tx),
-                    out_shardings=(shardings, rep), donate_argnums=0)
-    evaluate = jax.jit(functools.partial(eval_step, graphdef=graphdef, eval_fn=eval_fn),
-                       out_shardings=rep)
-    rates_fn = jax.jit(functools.partial(_firing_rates, graphdef=graphdef, eval_fn=eval_fn),
-                       out_shardings=rep)
+
+    def make_steps(graphdef):
+      return {
+          "train": jax.jit(functools.partial(train_step, graphdef=graphdef, loss_fn=loss_fn,
+                                             tx=tx),
+                           out_shardings=(shardings, rep), donate_argnums=0),
+          "eval": jax.jit(functools.partial(eval_step, graphdef=graphdef, eval_fn=eval_fn),
+                          out_shardings=rep),
+          "rates": jax.jit(functools.partial(_firing_rates, graphdef=graphdef, eval_fn=eval_fn),
+                           out_shardings=rep),
+      }
+
+    # The model's static structure (one per stage of structure_fn, e.g. TIT's T) and its steps.
+    structure = {"graphdef": graphdef, "attrs": {}, "key": "", "steps": make_steps(graphdef)}
     watch_rates = bool(cfg.get(config, "log_firing_rates"))
     interval_rates: dict[str, list[float]] = {}
     compiled: dict[str, Any] = {}
     compile_time = [0.0]
 
-    def run_compiled(name, fn, *args):
-      if name not in compiled:  # ahead-of-time, so the compile time is reported on its own
+    def run_compiled(name, *args):
+      key = name + structure["key"]
+      if key not in compiled:  # ahead-of-time, so the compile time is reported on its own
         t0 = time.time()
-        compiled[name] = fn.lower(*args).compile()
+        compiled[key] = structure["steps"][name].lower(*args).compile()
         compile_time[0] += time.time() - t0
-      return compiled[name](*args)
+      return compiled[key](*args)
+
+    def set_structure(state, epoch):
+      if structure_fn is None:
+        return
+      model = merge_model(structure["graphdef"], state.params, state.model_state)
+      attrs = structure_fn(model, epoch)
+      if attrs and dict(attrs) != structure["attrs"]:
+        structure["graphdef"] = split_model(model)[0]
+        structure["attrs"] = dict(attrs)
+        structure["key"] = repr(sorted(attrs.items()))
+        structure["steps"] = make_steps(structure["graphdef"])
+        if main:
+          print(f"epoch {epoch}: model structure {structure['attrs']}", flush=True)
 
     def to_device(local_batch, where):
       _check_labels(local_batch, label_key, num_classes, where)
@@ -215,7 +243,7 @@ def train_and_evaluate(config: Any, workdir: Any, *,
     def run_eval(state, step):
       sums = None
       for i, batch in enumerate(data.eval_batches()):
-        out = run_compiled("eval", evaluate, state, to_device(batch, f"evaluation batch {i}"))
+        out = run_compiled("eval", state, to_device(batch, f"evaluation batch {i}"))
         sums = out if sums is None else jax.tree.map(jnp.add, sums, out)
       sums = jax.device_get(sums) if sums is not None else {"count": 0}
       count = max(float(sums["count"]), 1.0)
@@ -226,7 +254,7 @@ def train_and_evaluate(config: Any, workdir: Any, *,
           "test_loss": float(sums.get("loss_sum", np.nan)) / count,
           "test_accuracy": float(sums.get("correct", np.nan)) / count,
           "lr": float(lr_fn(step - 1)) if lr_fn is not None else None,
-          "wall_time_s": round(time.time() - start, 3),
+          "wall_time_s": round(time.time() - start, 3), **structure["attrs"],
       }
 
     def save(step, state, metrics=None):
@@ -243,8 +271,11 @@ def train_and_evaluate(config: Any, workdir: Any, *,
     last_log = (resumed_from, time.time())
     step = resumed_from
     loop_start = time.time()
+    if step % steps_per_epoch:   # resumed inside an epoch: that epoch's structure
+      set_structure(state, step // steps_per_epoch)
     while step < num_steps:
       if step % steps_per_epoch == 0:
+        set_structure(state, step // steps_per_epoch)
         state = start_epoch(state, step // steps_per_epoch)
       if profile and step == profile[0]:
         jax.profiler.start_trace(str(workdir / "profile"))
@@ -252,7 +283,7 @@ def train_and_evaluate(config: Any, workdir: Any, *,
                         f"training batch of step {step + 1} (epoch {step // steps_per_epoch})")
       if watch_rates and (step + 1) % log_every == 0:
         last_batch = batch  # kept (not donated) for the firing-rate probe after the step
-      state, step_metrics = run_compiled("train", train, state, batch)
+      state, step_metrics = run_compiled("train", state, batch)
       step += 1
       pending.append((step, step_metrics))
       if profile and step == profile[1]:
@@ -269,7 +300,7 @@ def train_and_evaluate(config: Any, workdir: Any, *,
           row = _train_row(rows, step, (step - last_log[0]) / max(now - last_log[1], 1e-9),
                            lr_fn, start)
           if watch_rates and last_batch is not None:
-            rates = jax.device_get(run_compiled("rates", rates_fn, state, last_batch))
+            rates = jax.device_get(run_compiled("rates", state, last_batch))
             for layer, rate in sorted(rates.items()):
               row[f"firing_rate/{layer}"] = float(rate)
               interval_rates.setdefault(layer, []).append(float(rate))
