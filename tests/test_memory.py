@@ -54,7 +54,7 @@ MINIMAL_NEURONS = {
     "sj_if_hard": N.sj_if, "sj_if_soft_detach": functools.partial(N.sj_if, v_reset=None,
                                                                    detach_reset=True),
     "adali_if": N.adali_if, "adali_lif": N.adali_lif, "sj_plif": N.sj_plif,
-    "clif_lif": N.clif_lif,
+    "clif_lif": N.clif_lif, "clif": N.clif, "clif_plif": N.clif_plif,
 }
 
 
@@ -86,7 +86,7 @@ def test_minimal_residuals_match_autodiff(name):
 
 
 @pytest.mark.usefixtures("fast_compile_here")
-@pytest.mark.parametrize("name", ["tet_lif", "sj_lif_hard", "adali_if", "sj_plif"])
+@pytest.mark.parametrize("name", ["tet_lif", "sj_lif_hard", "adali_if", "sj_plif", "clif"])
 def test_minimal_residuals_match_autodiff_f64(name, x64):
   neuron = MINIMAL_NEURONS[name]()
   x, g = _inputs(jnp.float64)
@@ -121,13 +121,58 @@ def test_minimal_residuals_keep_less_than_autodiff():
   assert temp_bytes("minimal") < 0.5 * temp_bytes("default")
 
 
+def _custom_step(state, x):
+  """A step that is not a registered neuron (plain function)."""
+  v = 0.5 * state.v + x
+  s = S.Sigmoid(4.0)(v - 1.0)
+  return N.LIFState(v * (1.0 - s)), s
+
+
 def test_minimal_residuals_reject_unsupported_neurons():
+  state0 = N.LIFState(jnp.zeros((2, 3)))
   with pytest.raises(ValueError, match="residuals='minimal' supports the bound steps"):
-    N.clif()(jnp.zeros((4, 2, 3)), residuals="minimal")
+    N.run(_custom_step, state0, jnp.zeros((4, 2, 3)), residuals="minimal")
   with pytest.raises(ValueError, match="needs remat=None"):
     N.tet_lif()(jnp.zeros((4, 2, 3)), residuals="minimal", remat="step")
-  with pytest.raises(ValueError, match=r"residuals must be one of \('default', 'minimal'\)"):
+  with pytest.raises(ValueError,
+                     match=r"residuals must be one of \('auto', 'default', 'minimal'\)"):
     N.tet_lif()(jnp.zeros((4, 2, 3)), residuals="small")
+
+
+def _spike_grad_fn(neuron, g, **kw):
+  """Jitted ``d/dx Σ g·spikes`` with the neuron's constants closed over (as in a model)."""
+  return jax.jit(jax.grad(lambda x: jnp.sum(neuron(x, **kw)[1] * g)))
+
+
+@pytest.mark.parametrize("name", ["tet_lif", "sj_lif_hard", "sj_plif", "clif"])
+def test_auto_residuals_is_minimal_and_bitwise_autodiff(name):
+  """The default ``residuals="auto"`` picks the minimal-residual scan for registered neurons and
+  gives plain autodiff's input gradient bit for bit under full XLA optimisation (constants closed
+  over, as in a model), and keeps less."""
+  neuron = MINIMAL_NEURONS[name]()
+  x, g = _inputs(jnp.float32, t=16)
+  auto, plain = _spike_grad_fn(neuron, g), _spike_grad_fn(neuron, g, residuals="default")
+  np.testing.assert_array_equal(np.asarray(auto(x)), np.asarray(plain(x)))
+  mem = lambda f: f.lower(x).compile().memory_analysis().temp_size_in_bytes
+  minimal = _spike_grad_fn(neuron, g, residuals="minimal")
+  assert mem(auto) == mem(minimal) < mem(plain)
+
+
+def test_auto_residuals_falls_back_to_autodiff():
+  """Custom steps, ``remat`` and a traced ``v_reset`` (summed in another order by the minimal
+  backward) run plain autodiff under ``"auto"``; no error."""
+  x, g = _inputs(jnp.float32)
+  state0 = N.LIFState(jnp.zeros(x.shape[1:]))
+  f = lambda residuals: jax.grad(
+      lambda x: jnp.sum(N.run(_custom_step, state0, x, residuals=residuals)[1] * g))(x)
+  np.testing.assert_array_equal(np.asarray(f("auto")), np.asarray(f("default")))
+  neuron = N.sj_lif()
+  np.testing.assert_array_equal(
+      np.asarray(_spike_grad_fn(neuron, g, remat="step")(x)),
+      np.asarray(_spike_grad_fn(neuron, g, remat="step", residuals="default")(x)))
+  jaxpr = lambda r: str(jax.make_jaxpr(jax.grad(
+      lambda v_r, x: jnp.sum(N.sj_lif(v_reset=v_r)(x, residuals=r)[1])))(0.0, x))
+  assert jaxpr("auto") == jaxpr("default") != jaxpr("minimal")
 
 
 # --- models: remat / residuals ----------------------------------------------------------------
@@ -219,7 +264,8 @@ def test_chunked_time_peak_memory_is_bounded_in_T():
 def test_bad_memory_options_list_the_valid_values():
   with pytest.raises(ValueError, match=r"remat must be one of \(None, 'layer', 'step'"):
     vggsnn._VGGSNNTiny(num_classes=10, T=4, remat="chunk", rngs=nnx.Rngs(0))
-  with pytest.raises(ValueError, match=r"residuals must be one of \('default', 'minimal'\)"):
+  with pytest.raises(ValueError,
+                     match=r"residuals must be one of \('auto', 'default', 'minimal'\)"):
     tet_resnet._ResNet19Tiny(num_classes=10, T=2, residuals="tiny", rngs=nnx.Rngs(0))
   with pytest.raises(TypeError, match="dtype must be None or a floating dtype"):
     preact_resnet._ResNet18Tiny(num_classes=10, T=2, dtype=jnp.int8, rngs=nnx.Rngs(0))

@@ -54,7 +54,7 @@ class Neuron:
     return self.init(self.params, like)
 
   def __call__(self, xs: ArrayLike, *, state=None, trace: bool = False,
-               remat: str | int | None = None, residuals: str = "default"):
+               remat: str | int | None = None, residuals: str = "auto"):
     """Runs the neuron over time-major ``xs [T, B, ...]``; see :func:`jsnn.neurons.run`."""
     if state is None:
       xs = jax.numpy.asarray(xs)

@@ -72,11 +72,11 @@ def _check_run_inputs(state: Any, xs: jax.Array) -> None:
                       "initial state with the neuron's init function from xs[0].")
 
 
-RESIDUALS = ("default", "minimal")
+RESIDUALS = ("auto", "default", "minimal")
 
 
 def run(step: Step, state: Any, xs: ArrayLike, *, trace: bool = False,
-        remat: str | int | None = None, residuals: str = "default", unroll: int | bool = 1):
+        remat: str | int | None = None, residuals: str = "auto", unroll: int | bool = 1):
   """Runs ``step`` over the leading (time) axis of ``xs`` with ``jax.lax.scan``.
 
   Args:
@@ -95,15 +95,20 @@ def run(step: Step, state: Any, xs: ArrayLike, *, trace: bool = False,
       ``T/k + k`` instead of ``T``. ``T`` must be divisible by ``k``. Gradients are the same as
       with ``None`` (the same operations are recomputed).
     residuals: what the backward keeps (static). ``"default"``: whatever ``jax.grad`` of the
-      scan keeps. ``"minimal"``: one ``custom_vjp`` over the whole scan that keeps only the
-      pre-spike potential ``H [T, B, ...]`` and runs a reverse scan (see
-      ``jsnn/neurons/_residuals.py``); gradients equal plain autodiff's, surrogate shape parameters
-      and traced constants included. Supported for the LIF / IF family (``decay_lif_step``,
-      ``if_step``, ``lif_step``, ``plif_step`` bound with ``functools.partial(step, params=...,
-      spike_fn=...)``, e.g. ``Neuron.bound_step()``); needs ``remat=None``. Opt-in: on CPU it
-      keeps 2-5x less than ``"default"`` for one neuron layer and ~25% less for a whole VGGSNN,
-      but not every gradient is bitwise equal (a traced ``v_reset`` sums its terms in another
-      order, ~4e-7 relative) and CLIF or custom steps are not supported.
+      scan keeps (plain autodiff). ``"minimal"``: one ``custom_vjp`` over the whole scan that
+      keeps only the pre-spike potential ``H [T, B, ...]`` (CLIF: ``H`` and the complementary
+      potential) and runs a reverse scan (see ``jsnn/neurons/_residuals.py``); gradients equal
+      plain autodiff's, surrogate shape parameters and traced constants included. Supported for
+      the LIF / IF family and CLIF (``decay_lif_step``, ``if_step``, ``lif_step``, ``plif_step``,
+      ``clif_step`` bound with ``functools.partial(step, params=..., spike_fn=...)``, e.g.
+      ``Neuron.bound_step()``); needs ``remat=None``. ``"auto"`` (the default): ``"minimal"``
+      where it gives autodiff's gradients to rounding-free identity of every operation (a
+      supported step, ``remat=None`` and no traced ``v_reset``, whose gradient ``"minimal"``
+      sums in another order, ~4e-7 relative), else ``"default"``. ``"minimal"`` keeps 2-5x less
+      than ``"default"`` for one neuron layer and was faster on CPU in every measurement
+      (``experiments/README.md``); gradients were bitwise equal to autodiff's in the tests
+      (``tests/test_memory.py``: at most 1e-6 relative where XLA fuses the two programs
+      differently).
     unroll: ``jax.lax.scan``'s ``unroll`` (static).
 
   Returns:
@@ -113,7 +118,7 @@ def run(step: Step, state: Any, xs: ArrayLike, *, trace: bool = False,
   Raises:
     ValueError: ``xs`` is not ``[T, B, ...]`` for the given state (e.g. batch-first input), ``T``
       is not divisible by the chunk size, an unknown ``remat`` / ``residuals`` value, or
-      ``residuals="minimal"`` with an unsupported step (e.g. CLIF) or with ``remat``.
+      ``residuals="minimal"`` with an unsupported (custom) step or with ``remat``.
     TypeError: non-floating ``xs`` or a state of another dtype.
   """
   xs = jnp.asarray(xs)
@@ -124,6 +129,8 @@ def run(step: Step, state: Any, xs: ArrayLike, *, trace: bool = False,
     s, out = step(s, x)
     return s, ((out, s) if trace else out)
 
+  if residuals == "auto":
+    residuals = "minimal" if _minimal_is_exact(step, remat) else "default"
   if residuals == "minimal":
     if remat is not None:
       raise ValueError(f"run: residuals='minimal' needs remat=None, got remat={remat!r}.")
@@ -141,6 +148,14 @@ def run(step: Step, state: Any, xs: ArrayLike, *, trace: bool = False,
     return final, ys
   spikes, states = ys
   return final, spikes, states
+
+
+def _minimal_is_exact(step, remat) -> bool:
+  """``residuals="auto"``: the minimal-residual scan applies and sums every gradient as autodiff."""
+  if remat is not None or not _residuals.is_supported(step):
+    return False
+  v_reset = getattr(step.keywords["params"], "v_reset", None)
+  return not _residuals.is_traced(v_reset)
 
 
 def check_memory_options(remat, residuals, *, who: str) -> None:

@@ -119,7 +119,7 @@ class SpikingNeuron(nnx.Module):
                learnable: Sequence[str] = (), learn_surrogate: bool = False,
                learnable_shape: tuple[int, ...] = (), monitor: bool = False,
                param_dtype=jnp.float32, unroll: int | bool = 1,
-               remat: str | int | None = None, residuals: str = "default"):
+               remat: str | int | None = None, residuals: str = "auto"):
     check_memory_options(remat, residuals, who="SpikingNeuron")
     neuron = as_neuron(neuron, spike_fn)
     fields = neuron.params._fields
