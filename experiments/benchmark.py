@@ -274,11 +274,8 @@ def _peers(args) -> dict:
   return frameworks
 
 
-def main(argv=None):
-  argv = sys.argv[1:] if argv is None else list(argv)
-  if argv[:1] == ["--data"]:  # input pipelines: images/s and frames/s (experiments/bench_data.py)
-    from experiments import bench_data
-    return bench_data.main([a for a in argv[1:] if a != "--"])
+def build_parser() -> argparse.ArgumentParser:
+  """The command line of :func:`main` (without ``--data``)."""
   p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   p.add_argument("--workload", "--workloads", dest="workloads", default="default",
                  help=f"comma list of {sorted(WORKLOADS)} or groups {sorted(WORKLOAD_GROUPS)}")
@@ -302,6 +299,15 @@ def main(argv=None):
                       "(repeatable; write --xla-compare=\"--flag=v\"), paired with plain jsnn")
   p.add_argument("--json", action="store_true",
                  help="print one JSON list on stdout (the table goes to stderr)")
+  return p
+
+
+def main(argv=None):
+  argv = sys.argv[1:] if argv is None else list(argv)
+  if argv[:1] == ["--data"]:  # input pipelines: images/s and frames/s (experiments/bench_data.py)
+    from experiments import bench_data
+    return bench_data.main([a for a in argv[1:] if a != "--"])
+  p = build_parser()
   args = p.parse_args(argv)
   if args.rounds < 1:
     p.error("--rounds must be >= 1")

@@ -71,7 +71,7 @@ def _uniform(key, shape, fan_in):
 def _dense(p, x):
   """``x [..., F] @ W + b`` on the folded leading axes."""
   lead = x.shape[:-1]
-  y = x.reshape(-1, x.shape[-1]) @ p["w"] + p["b"]
+  y = x.reshape(-1, x.shape[-1]) @ p["w"] + p["b"][None]
   return y.reshape(lead + y.shape[-1:])
 
 
@@ -111,12 +111,14 @@ def conv_init(key):
 def batch_norm(p, s, x, momentum=0.1, eps=1e-5):
   """Time-merged training BatchNorm on ``[N, H, W, C]``: batch statistics, running update."""
   axes = tuple(range(x.ndim - 1))
-  mean = jnp.mean(x, axes)
-  var = jnp.mean(jnp.square(x - mean), axes)
+  mean = jnp.mean(x, axes, keepdims=True)
+  var = jnp.mean(jnp.square(x - mean), axes, keepdims=True)
   n = math.prod(x.shape[:-1])
-  new = {"mean": (1 - momentum) * s["mean"] + momentum * jax.lax.stop_gradient(mean),
-         "var": (1 - momentum) * s["var"] + momentum * jax.lax.stop_gradient(var) * n / (n - 1)}
-  y = (x - mean) * jax.lax.rsqrt(var + eps) * p["scale"] + p["bias"]
+  m, v = jax.lax.stop_gradient(mean).reshape(-1), jax.lax.stop_gradient(var).reshape(-1)
+  new = {"mean": (1 - momentum) * s["mean"] + momentum * m,
+         "var": (1 - momentum) * s["var"] + momentum * v * (n / (n - 1))}
+  c = lambda a: a.reshape((1,) * (x.ndim - 1) + a.shape)
+  y = (x - mean) * jax.lax.rsqrt(var + eps) * c(p["scale"]) + c(p["bias"])
   return y, new
 
 
@@ -129,7 +131,8 @@ def conv_loss(neuron, params, stats, x_bhwc, labels, T):
     h, new_stats[f"bn{i}"] = batch_norm(params[f"bn{i}"], stats[f"bn{i}"], h)
     h = neuron(h.reshape((T, -1) + h.shape[1:])).reshape(h.shape)
   logits = _dense(params["fc"], jnp.mean(h, axis=(1, 2))).reshape(T, -1, 10)
-  ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels[None])
+  ce = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.broadcast_to(
+      labels, logits.shape[:2]))
   return ce.mean(), new_stats
 
 
