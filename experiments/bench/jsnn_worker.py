@@ -212,9 +212,9 @@ def variant_options(variant: str, t: int) -> dict:
   """The constructor options of ``variant`` (``snn_chunk``: ``remat = T/4``; a ``_fg`` suffix
   only switches the layers' weight gradients, see :func:`use_fast_grads`; ``_ad``: the pre-#16
   defaults, see :func:`use_autodiff_grads`)."""
-  if variant.endswith("_ad"):
+  if variant in ("snn_ad", "ann_ad"):
     return {} if variant == "ann_ad" else {"residuals": "default"}
-  variant = variant.removesuffix("_fg")
+  variant = variant.removesuffix("_fg").removesuffix("_ad")  # e.g. snn_min_ad
   if variant == "snn_chunk":
     if t % 4:
       raise ValueError(f"snn_chunk needs T divisible by 4, got T={t}")

@@ -7,10 +7,12 @@ runs it over time-major inputs ``xs [T, B, ...]`` with no lambda.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jsnn.neurons import _residuals
@@ -37,16 +39,27 @@ def align_params(params: NamedTuple, x: jax.Array) -> NamedTuple:
     if value is None:
       out[name] = None
       continue
-    p = jnp.asarray(value)
-    if not (jnp.issubdtype(p.dtype, jnp.floating) or jnp.issubdtype(p.dtype, jnp.integer)):
-      raise TypeError(f"{type(params).__name__}.{name} must be a real number, got dtype {p.dtype}.")
-    if p.ndim > x.ndim or any(a not in (1, b) for a, b in zip(p.shape[::-1], x.shape[::-1])):
-      raise ValueError(
-          f"{type(params).__name__}.{name} has shape {p.shape}; expected a scalar or a shape "
-          f"that broadcasts against the trailing axes of the per-step input {x.shape}, e.g. "
-          f"{x.shape[-1:]} per channel or {x.shape[1:]} per neuron.")
-    out[name] = p.astype(x.dtype).reshape((1,) * (x.ndim - p.ndim) + p.shape)
+    # A constant that is not traced stays concrete (evaluated now, not staged into the jitted
+    # program), so steps can specialise on it (see exact_div).
+    with jax.ensure_compile_time_eval() if not _traced(value) else contextlib.nullcontext():
+      out[name] = _align(type(params).__name__, name, value, x)
   return type(params)(**out)
+
+
+def _traced(value) -> bool:
+  return any(isinstance(v, jax.core.Tracer) for v in jax.tree_util.tree_leaves(value))
+
+
+def _align(owner: str, name: str, value, x: jax.Array) -> jax.Array:
+  p = jnp.asarray(value)
+  if not (jnp.issubdtype(p.dtype, jnp.floating) or jnp.issubdtype(p.dtype, jnp.integer)):
+    raise TypeError(f"{owner}.{name} must be a real number, got dtype {p.dtype}.")
+  if p.ndim > x.ndim or any(a not in (1, b) for a, b in zip(p.shape[::-1], x.shape[::-1])):
+    raise ValueError(
+        f"{owner}.{name} has shape {p.shape}; expected a scalar or a shape "
+        f"that broadcasts against the trailing axes of the per-step input {x.shape}, e.g. "
+        f"{x.shape[-1:]} per channel or {x.shape[1:]} per neuron.")
+  return p.astype(x.dtype).reshape((1,) * (x.ndim - p.ndim) + p.shape)
 
 
 def _check_run_inputs(state: Any, xs: jax.Array) -> None:
@@ -191,5 +204,34 @@ def exact_div(a: jax.Array, b: jax.Array) -> jax.Array:
   so bit-level parity of the membrane potential needs a true division. ``b + 0 * a`` has ``a``'s
   shape and depends on ``a`` at run time, so the rewrite cannot fire; it fuses into the same loop
   (one extra multiply-add per element).
+
+  When ``b`` is concrete (not traced) and every entry is a power of two (SpikingJelly's and CLIF's
+  default ``tau = 2``), ``1/b`` is exact, so ``a * (1/b)`` *is* the correctly rounded ``a / b``:
+  that multiplication is returned instead (bitwise the same result for every finite ``a``, no
+  division and no extra operations in the forward or the backward pass; an infinite ``a`` gives
+  ``±inf`` instead of the NaN of ``inf·0``).
   """
+  recip = _exact_reciprocal(b, a.dtype)
+  if recip is not None:
+    return a * recip
   return a / (b + a * 0)
+
+
+def _exact_reciprocal(b, dtype):
+  """``1/b`` in ``dtype`` if ``b`` is concrete and its reciprocal is exact in ``dtype``, else None."""
+  if _traced(b):
+    return None
+  try:
+    bn = np.asarray(b, np.float64)
+  except (TypeError, ValueError, jax.errors.ConcretizationTypeError):
+    return None
+  if bn.size == 0 or not np.all(np.isfinite(bn)) or np.any(bn == 0):
+    return None
+  mant, _ = np.frexp(np.abs(bn))
+  if not np.all(mant == 0.5):
+    return None
+  with np.errstate(over="ignore", under="ignore"):
+    recip = np.asarray(1.0 / bn).astype(dtype)
+  if not np.all(recip.astype(np.float64) * bn == 1.0):  # over/underflows in a narrow dtype
+    return None
+  return jnp.asarray(recip, dtype)
