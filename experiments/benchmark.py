@@ -77,7 +77,8 @@ VARIANTS = {
 # issue #16) and the zoo models' block-level remat (``snn_layer*``; ``_bits``: block inputs kept as
 # 1 bit per spike, jsnn/nn/_remat.py).
 OPT_IN = {"jsnn": ["snn_remat", "snn_chunk", "snn_min", "snn_bf16", "snn_fg", "ann_fg",
-                   "snn_min_fg", "snn_min_ad", "snn_layer", "snn_layer_min", "snn_layer_bits"]}
+                   "snn_min_fg", "snn_min_ad", "snn_layer", "snn_layer_min", "snn_layer_bits",
+                   "snn_layer_min_ad", "snn_layer_bits_ad"]}
 WORKER_MODULE = {"jsnn": "experiments.bench.jsnn_worker",
                  "jax": "experiments.bench.jax_worker",
                  "spikingjelly": "experiments.bench.sj_worker",

@@ -83,7 +83,7 @@ def test_unknown_workload_is_a_usage_error(capsys):
 def test_conv_cifar_json_ci_command():
   """The issue's CI command at reduced repeats (jsnn only, 1 thread): JSON with an SNN/ANN ratio."""
   cmd = [sys.executable, "-m", "experiments.benchmark", "--workload", "conv_cifar", "--json",
-         "--repeats", "3", "--threads", "1", "--variants", "snn,ann"]
+         "--repeats", "3", "--threads", "1", "--variants", "snn,ann", "--no-plain-jax"]
   out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=170, check=True)
   entries = json.loads(out.stdout)
   assert {e["variant"] for e in entries} == {"snn", "ann"}

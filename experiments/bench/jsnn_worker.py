@@ -228,7 +228,7 @@ def variant_options(variant: str, t: int) -> dict:
 def build_model(workload: str, variant: str, t: int, b: int):
   """``(model, input, labels, loss)`` for one benchmark entry."""
   opts = variant_options(variant, t)
-  if variant.endswith("_bits") and workload not in ("vggsnn", "resnet19"):
+  if "_bits" in variant and workload not in ("vggsnn", "resnet19"):
     raise ValueError(f"{variant} is wired for vggsnn and resnet19 only")
   if workload in ("lif_mlp", "conv_cifar"):
     neuron_kw = {k: v for k, v in opts.items() if k != "dtype"}
@@ -261,7 +261,7 @@ def build(workload, variant, t, b, warmup: int = 3):
   t0 = time.perf_counter()
   wiring = (bits_for_spike_inputs(importlib.import_module("jsnn.models.vggsnn"),
                                   importlib.import_module("jsnn.models._resnet"))
-            if variant.endswith("_bits") else contextlib.nullcontext())
+            if "_bits" in variant else contextlib.nullcontext())
   with wiring:  # the model is traced here
     compiled = step_fn.lower(state, batch).compile()
   compile_s = time.perf_counter() - t0
