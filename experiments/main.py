@@ -16,10 +16,10 @@ resolves them by name from the config (no registries):
   ``builder(config.input, seed=..., process_index=..., process_count=...)`` and returning a
   ``jsnn.train.TrainData``; the model gets ``batch["image"]``, or ``batch["frames"]`` for
   ``events`` (``INPUT_KEYS``; ``config.input.input_key`` overrides);
-* ``config.loss``: a loss of ``jsnn.losses`` (``getattr``) or ``"package.module:function"``, with
-  ``config.loss_kw``; wrapped by ``jsnn.train.classification_loss`` / ``classification_eval``;
-* ``config.method_state``: ``None`` or ``dict(fn, kwarg, kw)``: each epoch the model gets
-  ``kwarg=jsnn.transforms.<fn>(epoch, num_epochs, **kw)`` (AdaLi's surrogate schedule).
+* ``config.method``: a ``jsnn.methods`` name (``"tet"``), or names joined by ``+``
+  (``"clif+tet"``), with ``config.method_kw`` (``jsnn.methods.from_config``). The method prepares
+  the model (neuron, surrogate, modules), wraps the optimiser and gives the loss/eval functions
+  and the per-epoch values.
 
 Every name is checked before anything is compiled; an unknown one raises ``ValueError`` listing the
 valid names.
@@ -27,7 +27,6 @@ valid names.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import os
 import pkgutil
@@ -37,6 +36,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 import jsnn
+import jsnn.methods
 from jsnn import train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (get_config(arg)); "
@@ -55,7 +55,6 @@ DATASETS: dict[str, str] = {
 }
 # The batch key the model reads, where it is not "image" (config.input.input_key overrides).
 INPUT_KEYS: dict[str, str] = {"events": "frames"}
-_NOT_LOSSES = {"accuracy", "predict", "SMLComponents"}
 
 
 def _import_attr(kind: str, spec: str) -> Any:
@@ -97,25 +96,15 @@ def resolve_data(name: str) -> Any:
   return _import_attr("dataset", DATASETS[name])
 
 
-def resolve_loss(name: str) -> Any:
-  """The loss function for ``config.loss``."""
-  if ":" in name:
-    return _import_attr("loss", name)
-  valid = sorted(set(jsnn.losses.__all__) - _NOT_LOSSES)
-  if name not in valid:
-    raise ValueError(f"unknown loss {name!r}; valid: {', '.join(valid)}.")
-  return getattr(jsnn.losses, name)
-
-
-def resolve_method_state(spec: Any, num_epochs: int):
-  """``epoch -> {kwarg: jsnn.transforms.<fn>(epoch, num_epochs, **kw)}``, or ``None``."""
-  if not spec:
-    return None
-  valid = sorted(n for n in jsnn.transforms.__all__ if callable(getattr(jsnn.transforms, n)))
-  if spec["fn"] not in valid:
-    raise ValueError(f"unknown method_state fn {spec['fn']!r}; valid: {', '.join(valid)}.")
-  fn, kwarg, kw = getattr(jsnn.transforms, spec["fn"]), spec["kwarg"], dict(spec.get("kw") or {})
-  return lambda epoch: {kwarg: fn(epoch, num_epochs, **kw)}
+def resolve_method(config) -> Any:
+  """The ``jsnn.methods.Method`` of ``config.method`` / ``config.method_kw``."""
+  for old in ("loss", "loss_kw", "method_state"):
+    if old in config and config[old] not in (None, "", {}):
+      raise ValueError(f"config.{old} was replaced by config.method / config.method_kw "
+                       "(jsnn.methods), e.g. method='tet', method_kw=dict(lamb=1e-3).")
+  kw = config.get("method_kw")
+  kw = kw.to_dict() if hasattr(kw, "to_dict") else dict(kw or {})
+  return jsnn.methods.from_config(config.method, kw)
 
 
 def run(config, workdir: str, *, config_name: str = "") -> train.TrainState:
@@ -126,18 +115,29 @@ def run(config, workdir: str, *, config_name: str = "") -> train.TrainState:
   train.validate_config(config, num_devices=jax.device_count(), process_count=jax.process_count())
   model_cls = resolve_model(config.model_name)
   builder = resolve_data(config.input.name)
-  loss = resolve_loss(config.loss)
-  method_state_fn = resolve_method_state(config.get("method_state"), int(config.num_epochs))
-  loss_kw = dict(config.get("loss_kw") or {})
+  method = resolve_method(config)
   input_key = config.input.get("input_key") or INPUT_KEYS.get(config.input.name, "image")
   data = builder(config.input, seed=int(config.seed), process_index=jax.process_index(),
                  process_count=jax.process_count())
+  steps = train.config.total_steps(config, int(data.steps_per_epoch))
+  tx, _ = train.make_optimizer(config, int(data.steps_per_epoch), steps,
+                               wrap=method.wrap_optimizer)
+  num_epochs = int(config.get("num_epochs") or 0) or -(-steps // int(data.steps_per_epoch))
+  model_kw = dict(config.model)
+
+  def model_factory(*, rngs):
+    model = method.prepare(model_cls(**model_kw, rngs=rngs), rngs=rngs)
+    if config.optimizer.get("loss_scale"):  # float16 AMP: jsnn.train.loss_scale (GradScaler)
+      from jsnn.train import loss_scale  # pylint: disable=g-import-not-at-top
+      model = loss_scale.LossScaledModel(model)
+    return model
+
   return train.train_and_evaluate(
-      config, workdir, model_factory=functools.partial(model_cls, **dict(config.model)),
-      data=data, loss_fn=train.classification_loss(loss, input_key=input_key, **loss_kw),
-      eval_fn=train.classification_eval(loss, input_key=input_key, **loss_kw),
-      method_state_fn=method_state_fn,
-      config_name=config_name)
+      config, workdir, model_factory=model_factory, data=data,
+      loss_fn=method.loss_fn(input_key=input_key), eval_fn=method.eval_fn(input_key=input_key),
+      method_state_fn=(None if method.epoch_values is None
+                       else lambda epoch: method.epoch_state(epoch, num_epochs)),
+      tx=tx, config_name=config_name)
 
 
 def _config_name(flag_value: str) -> str:

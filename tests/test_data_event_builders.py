@@ -149,14 +149,31 @@ def test_cifar10_dvs_builder_split_9to1_and_frames(tmp_path):
   data_dir = str(tmp_path / "tfds")
   builder = je.prepare("cifar10_dvs", data_dir=data_dir, manual_dir=str(manual))
   assert builder.builder_config.name == "split_9to1"
-  # ceil(0.9 * 10) = 9 train per class in *name* order (SpikingJelly/CLIF): index 7 is last, not 11.
-  test_names = {f"cifar10_{c}_7.aedat" for c in je.Cifar10Dvs.CLASS_NAMES}
+  # int(0.9 * 10) = 9: indices < 9 train, by the *number* in the name (CLIF's np.arange split), so
+  # 10 and 11 are test although they sort before 2 as strings.
+  test_names = {f"cifar10_{c}_{i}.aedat" for c in je.Cifar10Dvs.CLASS_NAMES for i in (10, 11)}
   assert_pipeline_frames("cifar10_dvs", data_dir, "test", {k: expected[k] for k in test_names}, 128, 128)
   assert_pipeline_frames("cifar10_dvs", data_dir, "train",
                          {k: v for k, v in expected.items() if k not in test_names}, 128, 128)
   for record in builder.as_data_source("train"):
     cls = record["file_name"].decode().split("_")[1]
     assert je.Cifar10Dvs.CLASS_NAMES[int(record["label"])] == cls
+
+
+def test_cifar10_dvs_split_9to1_first_and_last_indices_per_class():
+  # The real layout: 1000 recordings per class, listed in arbitrary (here string-sorted) order.
+  from jsnn.data.events._cifar10_dvs import split_class
+  for cls in je.Cifar10Dvs.CLASS_NAMES:
+    files = sorted(f"{cls}/cifar10_{cls}_{i}.aedat" for i in range(1000))
+    train, test = split_class(files, "split_9to1")
+    index = lambda f: int(f.rsplit("_", 1)[1].split(".")[0])
+    assert [index(f) for f in train] == list(range(900))      # first 0, last 899
+    assert [index(f) for f in test] == list(range(900, 1000))  # first 900, last 999
+    train, test = split_class(files, "tebn")
+    assert (index(test[0]), index(test[-1]), len(test)) == (0, 99, 100)
+    assert (index(train[0]), index(train[-1]), len(train)) == (100, 999, 900)
+  with pytest.raises(ValueError, match=r"_<index>\.aedat"):
+    split_class(["airplane/recording.aedat"], "split_9to1")
 
 
 def test_cifar10_dvs_tebn_config_and_resized_pipeline(tmp_path):
@@ -171,6 +188,10 @@ def test_cifar10_dvs_tebn_config_and_resized_pipeline(tmp_path):
                           normalize="max", size=48, quantize="truncate", flip_roll=True, seed=1)
   batch = next(iter(ds))
   assert batch["frames"].shape == (10, 8, 48, 48, 2) and batch["label"].shape == (8,)
+  # CLIF's rotation (expand=True, then centre-cropped back) keeps the batch's 48x48 shape.
+  rotated = je.events_pipeline("cifar10_dvs/tebn", "train", data_dir=data_dir, batch_size=8, frames_number=10,
+                               size=48, quantize="wrap", flip_roll=True, max_shift=0, rotate=15, seed=1)
+  assert next(iter(rotated))["frames"].shape == (10, 8, 48, 48, 2)
   assert 0.0 <= batch["frames"].min() and batch["frames"].max() <= 1.0
 
 

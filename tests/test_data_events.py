@@ -391,3 +391,57 @@ def test_flip_and_roll_is_one_circular_clip_level_transform():
     seen_shifts.update((dy, dx))
   assert seen_flips == {False, True} and seen_shifts == set(range(-5, 6))
   np.testing.assert_array_equal(np.sort(out, axis=None), np.sort(frames, axis=None))  # circular: nothing lost
+
+
+# A hand-made 5x5 frame (H, W): a pixel at the top centre (channel 0), the right centre (channel 1)
+# and the centre. PIL rotates counter-clockwise about the centre (2.5, 2.5) with nearest sampling.
+HAND_FRAME = np.zeros((1, 5, 5, 2), np.float32)
+HAND_FRAME[0, 0, 2, 0], HAND_FRAME[0, 2, 4, 1], HAND_FRAME[0, 2, 2, 0] = 1.0, 0.5, 0.25
+
+
+def test_rotation_of_a_hand_made_frame():
+  np.testing.assert_array_equal(je.rotate_frames(HAND_FRAME, 0), HAND_FRAME)
+  out = je.rotate_frames(HAND_FRAME, 90)  # counter-clockwise: top centre -> left centre, right -> top
+  expected = np.zeros_like(HAND_FRAME)
+  expected[0, 2, 0, 0], expected[0, 0, 2, 1], expected[0, 2, 2, 0] = 1.0, 0.5, 0.25
+  np.testing.assert_array_equal(out, expected)
+  # 14 degrees: expand=True makes a 7x7 canvas (corners at 2.5 +- 2.5 (cos + sin) = [-0.53, 5.53]),
+  # cropped at offset 1. Nearest sampling maps two output pixels onto each off-centre source pixel
+  # (worked out from PIL's inverse map floor(R^-1 (p + 0.5 - c) + c)).
+  out = je.rotate_frames(HAND_FRAME, 14)
+  expected = np.zeros_like(HAND_FRAME)
+  expected[0, 0, 1, 0] = expected[0, 0, 2, 0] = 1.0
+  expected[0, 1, 4, 1] = expected[0, 2, 4, 1] = 0.5
+  expected[0, 2, 2, 0] = 0.25
+  np.testing.assert_array_equal(out, expected)
+
+
+def test_rotation_equals_clifs_pil_la_rotate_with_expand_then_centre_crop():
+  from PIL import Image
+  rng = np.random.default_rng(0)
+  for degrees in (-15, -7, 1, 8, 14):
+    # uint8 frames as CLIF has them after ToPILImage -> Resize(48): a 2-channel "LA" image.
+    u8 = (rng.random((48, 48, 2)) < 0.3) * rng.integers(1, 256, (48, 48, 2))
+    u8 = u8.astype(np.uint8)
+    canvas = np.asarray(Image.fromarray(u8, mode="LA").rotate(degrees, expand=True))
+    top, left = (canvas.shape[0] - 48) // 2, (canvas.shape[1] - 48) // 2
+    assert canvas.shape[0] == {-15: 60, 14: 60, 8: 56}.get(degrees, canvas.shape[0])
+    out = je.rotate_frames(u8[None].astype(np.float32) / 255, degrees)
+    np.testing.assert_array_equal(out[0] * 255, canvas[top:top + 48, left:left + 48].astype(np.float32))
+
+
+def test_random_rotation_draws_one_integer_angle_per_clip_in_clifs_range():
+  frames = np.random.default_rng(1).random((3, 9, 9, 2)).astype(np.float32)
+  seen = set()
+  for seed in range(300):
+    out = je.random_rotation(frames, np.random.default_rng(seed))
+    angle = int(np.random.default_rng(seed).integers(-15, 15))
+    np.testing.assert_array_equal(out, je.rotate_frames(frames, angle))  # all T frames alike
+    seen.add(angle)
+  assert min(seen) == -15 and max(seen) == 14  # np.random.randint(-15, 15): upper end exclusive
+  with pytest.raises(ValueError, match="positive integer"):
+    je.random_rotation(frames, np.random.default_rng(0), max_degrees=0)
+  with pytest.raises(ValueError, match=r"expected frames \[T, H, W, C\]"):
+    je.rotate_frames(frames[0], 5)
+  with pytest.raises(ValueError, match="non-negative integer"):
+    je.FramesTransform(128, 128, 10, rotate=-1)

@@ -63,7 +63,7 @@ def test_tet_weights_ce_by_one_minus_lamb(ref):
   """The official form is (1−λ)·CE + λ·MSE, not CE + λ·MSE: the two differ by ≫ 1e-6 at λ = 0.05."""
   r = ref("tet_loss_B2_T4_C10.npz")
   logits_tbc = r["outputs_bt"].transpose(1, 0, 2)
-  ce = float(losses.tet_ce(logits_tbc, r["labels"]))
+  ce = float(losses.tet(logits_tbc, r["labels"], lamb=0.0))
   mse = float(np.mean((logits_tbc.astype(np.float64) - 1.0) ** 2))
   for lamb in LAMBS:
     assert abs((1 - float(lamb)) * ce + float(lamb) * mse - r[f"loss_lamb{lamb}"]) < ATOL
@@ -79,11 +79,20 @@ def test_sdt_matches_official(ref, jit):
   assert_close(grad_tbc.transpose(1, 0, 2), r["grad_sdt_mean_then_ce"], atol=ATOL)
 
 
-def test_tet_lamb0_is_exactly_tet_ce(ref):
+def test_tet_lamb0_is_exactly_the_mean_per_step_ce(ref):
   r = ref("tet_loss_B2_T4_C10.npz")
   logits_tbc = r["outputs_bt"].transpose(1, 0, 2)
-  assert_equal(losses.tet(logits_tbc, r["labels"]), losses.tet_ce(logits_tbc, r["labels"]))
-  assert losses.temporal_efficient_training_cross_entropy is losses.tet_ce
+  per_step = np.mean([float(losses.sdt(logits_tbc[t:t + 1], r["labels"])) for t in range(4)])
+  assert_close(losses.tet(logits_tbc, r["labels"]), per_step, atol=ATOL)
+  assert_equal(losses.tet(logits_tbc, r["labels"]), losses.tet(logits_tbc, r["labels"], lamb=0.0))
+
+
+@pytest.mark.parametrize("old,new", [("clif_loss", "jsnn.losses.clif"), ("mix_loss", "jsnn.losses.mix"),
+                                     ("sml_loss", "jsnn.losses.sml"), ("tet_ce", "jsnn.losses.tet"),
+                                     ("temporal_efficient_training_cross_entropy", "jsnn.losses.tet")])
+def test_old_loss_names_raise_naming_the_new_one(old, new):
+  with pytest.raises(AttributeError, match=f"jsnn.losses.{old} was renamed: use {new}"):
+    getattr(losses, old)
 
 
 @pytest.mark.parametrize("jit", [False, True])
@@ -93,7 +102,7 @@ def test_clif_loss_matches_official(ref, jit, target, key):
   steps, batch, classes = r["out_bt"].shape[1], r["out_bt"].shape[0], r["out_bt"].shape[2]
   logits_tbc = r["out_all"].reshape(steps, batch, classes)  # out_all is t-major [T·B, C]
   assert_equal(logits_tbc, r["out_bt"].transpose(1, 0, 2))
-  loss_fn = maybe_jit(functools.partial(losses.clif_loss, target=target), jit)
+  loss_fn = maybe_jit(functools.partial(losses.clif, target=target), jit)
   loss, grad_tbc = jax.value_and_grad(loss_fn)(logits_tbc, r["labels"])
   assert_close(loss, r[f"loss_{key}"], atol=ATOL)
   assert_close(grad_tbc.reshape(steps * batch, classes), r[f"grad_out_all_{key}"], atol=ATOL)
@@ -102,7 +111,7 @@ def test_clif_loss_matches_official(ref, jit, target, key):
 def test_clif_const_equals_tet_lamb005(ref):
   r = ref("clif_loss_T4_B2_C10.npz")
   logits_tbc = r["out_bt"].transpose(1, 0, 2)
-  assert_close(losses.clif_loss(logits_tbc, r["labels"]), losses.tet(logits_tbc, r["labels"], lamb=0.05),
+  assert_close(losses.clif(logits_tbc, r["labels"]), losses.tet(logits_tbc, r["labels"], lamb=0.05),
                atol=1e-7)
   assert_close(r["loss_const1"], ref("tet_loss_B2_T4_C10.npz")["loss_lamb0.05"], atol=0.0)
 
@@ -120,11 +129,13 @@ def test_sml_distillation_matches_official(ref, jit, n):
   hyper = dict(temperature=float(r["temperature"]), alpha=float(r["alpha"]), lamb=float(r["lamb"]))
 
   def loss_fn(final, aux):
-    return losses.sml_distillation(final, aux, labels, return_components=True, **hyper)
+    parts = losses.sml_distillation_components(final, aux, labels, **hyper)
+    return parts.loss, parts
 
   (loss, parts), (g_final, g_aux) = jax.value_and_grad(maybe_jit(loss_fn, jit), argnums=(0, 1),
                                                        has_aux=True)(final_bc, aux_bc)
   assert isinstance(parts, losses.SMLComponents)
+  assert_equal(losses.sml_distillation(final_bc, aux_bc, labels, **hyper), loss)
   assert_close(loss, r[f"n{n}_loss"], atol=ATOL)
   assert_close(parts.hard, r[f"n{n}_hard_component"], atol=ATOL)
   assert_close(parts.soft, r[f"n{n}_soft_component"], atol=ATOL)
@@ -197,12 +208,12 @@ def test_temporal_losses_numpy_float64(x64):
   per_step_ce = np.mean([_np_ce(o, labels) for o in logits_tbc])
   cases = {
       "sdt": (losses.sdt(logits_tbc, labels), _np_ce(mean_bc, labels)),
-      "tet_ce": (losses.tet_ce(logits_tbc, labels), per_step_ce),
+      "tet_lamb0": (losses.tet(logits_tbc, labels), per_step_ce),
       "tet": (losses.tet(logits_tbc, labels, lamb=0.2, phi=0.5),
               0.8 * per_step_ce + 0.2 * np.mean((logits_tbc - 0.5) ** 2)),
-      "clif_onehot": (losses.clif_loss(logits_tbc, labels, target="onehot", lamb=0.1),
+      "clif_onehot": (losses.clif(logits_tbc, labels, target="onehot", lamb=0.1),
                       0.9 * per_step_ce + 0.1 * np.mean((logits_tbc - onehot[None]) ** 2)),
-      "mix": (losses.mix_loss(logits_tbc, labels, lamb=0.2),
+      "mix": (losses.mix(logits_tbc, labels, lamb=0.2),
               0.2 * np.mean((mean_bc - onehot) ** 2) + 0.8 * _np_ce(mean_bc, labels)),
   }
   for name, (actual, expected) in cases.items():
@@ -214,7 +225,7 @@ def test_temporal_losses_numpy_float64(x64):
 def test_mix_loss_matches_numpy_float32(jit):
   logits_tbc = _random_logits(2)
   labels = np.array([3, 3, 0])
-  loss = maybe_jit(functools.partial(losses.mix_loss, lamb=0.05), jit)(logits_tbc, labels)
+  loss = maybe_jit(functools.partial(losses.mix, lamb=0.05), jit)(logits_tbc, labels)
   mean_bc = logits_tbc.astype(np.float64).mean(0)
   expected = 0.05 * np.mean((mean_bc - np.eye(7)[labels]) ** 2) + 0.95 * _np_ce(mean_bc, labels)
   assert loss.dtype == jnp.float32
@@ -227,10 +238,10 @@ def test_label_smoothing_matches_numpy(x64, eps):
   logits_tbc = _random_logits(5, dtype=np.float64)
   labels = np.array([2, 4, 6])
   per_step = np.mean([_np_ce(o, labels, eps) for o in logits_tbc])
-  assert_close(losses.tet_ce(logits_tbc, labels, label_smoothing=eps), per_step, atol=1e-12)
+  assert_close(losses.tet(logits_tbc, labels, label_smoothing=eps), per_step, atol=1e-12)
   assert_close(losses.sdt(logits_tbc, labels, label_smoothing=eps),
                _np_ce(logits_tbc.mean(0), labels, eps), atol=1e-12)
-  assert_close(losses.clif_loss(logits_tbc, labels, label_smoothing=eps),
+  assert_close(losses.clif(logits_tbc, labels, label_smoothing=eps),
                0.95 * per_step + 0.05 * np.mean((logits_tbc - 1.0) ** 2), atol=1e-12)
   logp = _np_log_softmax(logits_tbc.mean(0))
   formula = np.mean(-(1 - eps) * logp[np.arange(3), labels] - eps * logp.mean(-1))
@@ -278,8 +289,8 @@ def test_docstring_examples():
 # ----------------------------------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("fn", [losses.sdt, losses.tet, losses.tet_ce, losses.clif_loss,
-                                functools.partial(losses.mix_loss, lamb=0.1), losses.accuracy])
+@pytest.mark.parametrize("fn", [losses.sdt, losses.tet, losses.clif,
+                                functools.partial(losses.mix, lamb=0.1), losses.accuracy])
 def test_batch_first_logits_rejected(fn):
   with pytest.raises(ValueError, match=r"got \[B, T, C\]\? expected time-major \[T, B, C\]"):
     fn(_LOGITS_BTC, _LABELS)
@@ -315,7 +326,7 @@ def test_labels_out_of_range(bad):
 def test_lamb_outside_unit_interval(lamb):
   logits_tbc = np.zeros((4, 2, 10), np.float32)
   match = r"lamb must lie in \[0\.0, 1\.0\]"
-  for fn in (losses.tet, losses.clif_loss, losses.mix_loss):
+  for fn in (losses.tet, losses.clif, losses.mix):
     with pytest.raises(ValueError, match=match):
       fn(logits_tbc, _LABELS, lamb=lamb)
   with pytest.raises(ValueError, match=match):
@@ -341,7 +352,7 @@ def test_bad_dtypes_and_options():
   with pytest.raises(TypeError, match=r"labels must be integer class indices of shape \[B\]"):
     losses.tet(np.zeros((4, 2, 10), np.float32), np.array([3.0, 7.0], np.float32))
   with pytest.raises(ValueError, match=r"target must be one of 'const', 'onehot'"):
-    losses.clif_loss(np.zeros((4, 2, 10), np.float32), _LABELS, target="one_hot")
+    losses.clif(np.zeros((4, 2, 10), np.float32), _LABELS, target="one_hot")
   with pytest.raises(TypeError, match=r"sequence of \[B, C\] arrays or a stacked \[N, B, C\]"):
     losses.sml_distillation(np.zeros((2, 10), np.float32), np.zeros((2, 10), np.float32), _LABELS)
 
@@ -371,7 +382,7 @@ def test_sml_loss_matches_numpy_closed_form(dtype, n):
     snn_tbc = _random_logits(10, (4, 3, 7), dtype)
     aux = [_random_logits(11 + i, (3, 7), dtype) for i in range(n)]
     labels = np.array([0, 6, 2])
-    loss = jax.jit(losses.sml_loss)([snn_tbc, *aux], labels)
+    loss = jax.jit(losses.sml)([snn_tbc, *aux], labels)
     assert loss.dtype == dtype
     atol = 1e-6 if dtype == np.float32 else 1e-12
     assert_close(loss, _np_sml(snn_tbc, aux, labels), atol=atol)
@@ -380,7 +391,7 @@ def test_sml_loss_matches_numpy_closed_form(dtype, n):
                                      alpha=0.5, lamb=0.9)
     assert_close(loss, direct, atol=atol)
     kw = dict(temperature=2.0, alpha=1.0, lamb=0.3)
-    assert_close(losses.sml_loss(tuple([snn_tbc, *aux]), labels, **kw),
+    assert_close(losses.sml(tuple([snn_tbc, *aux]), labels, **kw),
                  _np_sml(snn_tbc, aux, labels, tau=2.0, alpha=1.0, lamb=0.3), atol=atol)
 
 
@@ -398,7 +409,7 @@ def test_sml_loss_gradient_closed_form(x64):
   labels = np.array([1, 4, 6])
   tau, alpha, lamb = 2.5, 0.7, 0.6
   g_snn, g_1 = jax.jit(jax.grad(
-      lambda s, a: losses.sml_loss([s, a], labels, temperature=tau, alpha=alpha, lamb=lamb),
+      lambda s, a: losses.sml([s, a], labels, temperature=tau, alpha=alpha, lamb=lamb),
       argnums=(0, 1)))(snn_tbc, o_1)
   steps, batch, classes = snn_tbc.shape
   o_s = snn_tbc.mean(0)
@@ -415,10 +426,10 @@ def test_sml_loss_gradient_closed_form(x64):
 def test_sml_loss_bad_input():
   snn_tbc, o_1 = np.zeros((4, 2, 10), np.float32), np.zeros((2, 10), np.float32)
   with pytest.raises(TypeError, match=r"non-empty list \[o_snn \[T, B, C\], o_1 \[B, C\], \.\.\.\]"):
-    losses.sml_loss(snn_tbc, _LABELS)  # a single array, not the list
+    losses.sml(snn_tbc, _LABELS)  # a single array, not the list
   with pytest.raises(TypeError, match="non-empty list"):
-    losses.sml_loss([], _LABELS)
+    losses.sml([], _LABELS)
   with pytest.raises(ValueError, match=r"outputs\[0\] must be the SNN's time-major logits \[T, B, C\]"):
-    losses.sml_loss([o_1, o_1], _LABELS)
+    losses.sml([o_1, o_1], _LABELS)
   with pytest.raises(ValueError, match=r"aux_list_of_bc\[0\] must be time-averaged logits \[B, C\]"):
-    losses.sml_loss([snn_tbc, snn_tbc], _LABELS)
+    losses.sml([snn_tbc, snn_tbc], _LABELS)

@@ -62,7 +62,7 @@ def _neuron_grads(neuron, x, g, residuals):
   """Value and d/d(neuron, x) of a loss on spikes, the traced states and the final state."""
 
   def loss(neuron, x):
-    final, spikes, states = neuron(x, trace=True, residuals=residuals)
+    final, spikes, states = neuron.run_with_states(x, residuals=residuals)
     c = jnp.asarray(0.1, x.dtype)
     return jnp.sum(spikes * g) + c * jnp.sum(states.v * g) + c * jnp.sum(final.v)
 

@@ -20,8 +20,8 @@ from flax import nnx
 
 import jsnn
 import jsnn.nn as jn
-from jsnn.models import (dvs_gesture_net, preact_resnet, resnet_cifar, sew_resnet, sml_resnet,
-                         spiking_vgg, tet_resnet, vggsnn)
+from jsnn.models import (Options, SurrogateModuleNet, dvs_gesture_net, preact_resnet,
+                         resnet_cifar, sew_resnet, sml_resnet, spiking_vgg, tet_resnet, vggsnn)
 
 
 def rngs(seed: int = 0) -> nnx.Rngs:
@@ -231,20 +231,20 @@ def test_sml_outputs_and_gradient_reaches_first_trunk_conv():
   # what SML's loss consumes: the time-averaged SNN logits and the N module logits
   loss = jsnn.losses.sml_distillation(outs[0].mean(0), outs[1:], jnp.array([0, 3]))
   assert np.isfinite(float(loss))
-  assert grad_norm(grads["stem"]["conv"]) > 0               # through the firing rate
+  assert grad_norm(grads["trunk"]["stem"]["conv"]) > 0               # through the firing rate
   assert grad_norm(grads["surrogate_blocks"][1]) == 0       # only the loss's module trains
-  assert grad_norm(grads["fc"]) == 0
+  assert grad_norm(grads["trunk"]["fc"]) == 0
   _, grads = _sb_first_conv_grad(loss_on=2, detach=True)
-  assert grad_norm(grads["stem"]["conv"]) == 0              # detach: modules train alone
-  assert grad_norm(grads["blocks"]) == 0
+  assert grad_norm(grads["trunk"]["stem"]["conv"]) == 0              # detach: modules train alone
+  assert grad_norm(grads["trunk"]["blocks"]) == 0
   assert grad_norm(grads["surrogate_blocks"][1]) > 0
 
 
 def test_sml_detach_trunk_is_the_codes_use_detach():
   _, grads = _sb_first_conv_grad(loss_on=None, detach_trunk=True)
-  assert grad_norm(grads["fc"]) > 0
-  assert grad_norm(grads["blocks"][2]) > 0                  # after the last module (block 2)
-  assert grad_norm(grads["stem"]["conv"]) == 0              # cut before it
+  assert grad_norm(grads["trunk"]["fc"]) > 0
+  assert grad_norm(grads["trunk"]["blocks"][2]) > 0                  # after the last module (block 2)
+  assert grad_norm(grads["trunk"]["stem"]["conv"]) == 0              # cut before it
   assert grad_norm(grads["surrogate_blocks"]) == 0
 
 
@@ -297,11 +297,13 @@ def test_adali_resnet_cifar_init_and_per_epoch_surrogate_without_retrace():
   traces = []
 
   @jit
-  def grads(params, rest, x, sg):   # the trainer's `model(x, **method_state)` call
+  def grads(params, rest, x, sg):   # what jsnn.methods.adali() does each epoch
     traces.append(1)
 
     def loss(params):
-      out = nnx.merge(graphdef, params, rest, copy=True)(x, spike_fn=sg)
+      m = nnx.merge(graphdef, params, rest, copy=True)
+      jn.set_spike_fn(m, sg)
+      out = m(x)
       return jnp.mean(out) + jnp.mean(out ** 2)
     return jax.grad(loss)(params)
 
@@ -339,8 +341,8 @@ def test_repo_initialisers_are_applied():
 
 def test_any_neuron_on_any_architecture():
   # CLIF neurons with learnable PLIF-style constants in TET's ResNet-19 layout ...
-  model = build(tet_resnet._ResNet19Tiny, 9, num_classes=4, T=2, neuron=jsnn.neurons.clif_plif,
-                learnable=("w",), head_hidden=32)
+  model = build(tet_resnet._ResNet19Tiny, 9, num_classes=4, T=2, head_hidden=32,
+                options=Options(neuron=jsnn.neurons.clif_plif, learnable=("w",)))
   base = nnx.eval_shape(lambda: tet_resnet._ResNet19Tiny(num_classes=4, T=2, head_hidden=32,
                                                          rngs=rngs(9)))
   n_neurons = sum(isinstance(m, jn.SpikingNeuron) for _, m in nnx.iter_modules(model))
@@ -353,8 +355,8 @@ def test_any_neuron_on_any_architecture():
   assert len(w_grads) == n_neurons and all(grad_norm(w) > 0 for w in w_grads)
   # ... and AdaLi's surrogate, learnable (PSG), in VGGSNN.
   vgg = nnx.eval_shape(lambda: vggsnn._VGGSNNTiny(
-      num_classes=4, T=2, surrogate=jsnn.transforms.adali_surrogate(0, 10), learn_surrogate=True,
-      rngs=rngs(10)))
+      num_classes=4, T=2, rngs=rngs(10),
+      options=Options(spike_fn=jsnn.transforms.adali_surrogate(0, 10), learn_surrogate=True)))
   layer = vgg.layers[0].sn
   assert isinstance(layer.spike_fn, jsnn.surrogate.AsymmetricRectangle)
   labels = jsnn.transforms.psg_label_fn(nnx.state(vgg, nnx.Param))
@@ -391,12 +393,21 @@ def test_bad_input_raises_value_error_naming_layout(ctor, kw, x_shape, match):
 
 
 def test_bad_construction_arguments():
-  with pytest.raises(ValueError, match="sb_after"):
-    nnx.eval_shape(lambda: sml_resnet.ResNet18(num_classes=10, T=2, sb_after=(9,),
-                                               rngs=nnx.Rngs(0)))
+  with pytest.raises(ValueError, match=r"after must hold distinct stage indices in 1..8, got \(9,\)"):
+    nnx.eval_shape(lambda: SurrogateModuleNet(
+        sml_resnet.ResNet18(num_classes=10, T=2, rngs=nnx.Rngs(0)), after=(9,), num_classes=10,
+        rngs=nnx.Rngs(1)))
+  with pytest.raises(ValueError, match="does not expose its stages"):
+    SurrogateModuleNet(nnx.Linear(2, 2, rngs=nnx.Rngs(0)), after=(1,), num_classes=2,
+                       rngs=nnx.Rngs(1))
   with pytest.raises(ValueError, match="learnable"):
-    nnx.eval_shape(lambda: tet_resnet.ResNet19(num_classes=10, T=2, learnable=("tau",),
-                                               rngs=nnx.Rngs(0)))
+    nnx.eval_shape(lambda: tet_resnet.ResNet19(num_classes=10, T=2, rngs=nnx.Rngs(0),
+                                               options=Options(learnable=("tau",))))
+  with pytest.raises(TypeError, match=r"'surrogate' was renamed or moved: use "
+                                      r"options=jsnn.models.Options\(spike_fn=...\)"):
+    tet_resnet.ResNet19(num_classes=10, T=2, surrogate=jsnn.surrogate.Sigmoid(), rngs=nnx.Rngs(0))
+  with pytest.raises(ValueError, match=r"remat must be one of"):
+    Options(remat="chunk")
 
 
 MODEL_MODULES = ("tet_resnet", "vggsnn", "sml_resnet", "preact_resnet", "spiking_vgg",

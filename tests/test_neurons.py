@@ -23,7 +23,7 @@ def _run_and_grad(neuron: N.Neuron, x, g):
   """Spikes, state trace, dL/dx and dL/dneuron for ``L = sum(spike * g)``."""
 
   def loss(x, neuron):
-    _, spikes, states = neuron(x, trace=True)
+    _, spikes, states = neuron.run_with_states(x)
     return jnp.sum(spikes * g), (spikes, states)
 
   (_, (spikes, states)), (gx, gn) = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(
@@ -214,7 +214,7 @@ def test_vmap_over_thresholds():
 
 def test_trace_returns_potential_after_reset():
   x = jnp.asarray([[[0.6]], [[0.6]], [[0.6]]])  # [T=3, B=1, N=1]
-  _, spikes, states = N.tet_lif()(x, trace=True)
+  _, spikes, states = N.tet_lif().run_with_states(x)
   # by hand: m = 0.6 (no spike), m = 0.3 + 0.6 = 0.9 (no spike), m = 0.45 + 0.6 = 1.05 (spike, reset)
   np.testing.assert_allclose(states.v[:, 0, 0], [0.6, 0.9, 0.0], rtol=1e-6)
   np.testing.assert_array_equal(spikes[:, 0, 0], [0.0, 0.0, 1.0])
@@ -267,7 +267,7 @@ def test_remat_gives_the_same_gradients(remat):
   neuron = N.clif()
 
   def loss(neuron, x, remat):
-    _, spikes, states = neuron(x, trace=True, remat=remat)
+    _, spikes, states = neuron.run_with_states(x, remat=remat)
     return jnp.sum(spikes * g) + 0.1 * jnp.sum(states.v * g)
 
   ref_val, ref_grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)), static_argnums=2)(

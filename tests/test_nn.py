@@ -288,7 +288,7 @@ def test_learnable_constants_and_surrogate_are_params_with_gradients():
     jn.SpikingNeuron(jsnn.neurons.tet_lif, learnable=("tau",))
 
 
-def test_set_surrogate_inside_jit_does_not_retrace():
+def test_set_spike_fn_inside_jit_does_not_retrace():
   class Net(nnx.Module):
     def __init__(self):
       self.a = jn.SpikingNeuron(jsnn.neurons.adali_if)
@@ -305,7 +305,7 @@ def test_set_surrogate_inside_jit_does_not_retrace():
   def grad_x(state, sg, x):
     traces.append(1)
     m = nnx.merge(graphdef, state, copy=True)
-    assert jn.set_surrogate(m, sg) == 2
+    assert jn.set_spike_fn(m, sg) == 2
     return jax.grad(lambda x: jnp.sum(m(x)))(x)
 
   x = jnp.linspace(-1.0, 3.0, 40).reshape(2, 20)
@@ -314,15 +314,52 @@ def test_set_surrogate_inside_jit_does_not_retrace():
   assert len(traces) == 1
   assert not np.allclose(g_wide, g_narrow)
   # outside jit, another family changes the structure
-  jn.set_surrogate(net, jsnn.surrogate.Sigmoid(alpha=2.0))
+  jn.set_spike_fn(net, jsnn.surrogate.Sigmoid(alpha=2.0))
   assert isinstance(net.a.spike_fn, jsnn.surrogate.Sigmoid)
 
 
-def test_monitor_sows_firing_rate():
-  layer = jn.SpikingNeuron(jsnn.neurons.tet_lif, monitor=True)
+def test_record_sows_firing_rate():
+  layer = jn.SpikingNeuron(jsnn.neurons.tet_lif, record=("firing_rate",))
   x = jnp.full((4, 2, 3), 0.6)
   _, inter = nnx.capture(layer, nnx.Intermediate)(x)
   assert_close(inter["firing_rate"][0], 0.25, atol=0)
+
+
+def test_record_potential_is_the_pre_spike_potential_with_gradient():
+  layer = jn.SpikingNeuron(jsnn.neurons.tet_lif)
+  x = jnp.full((4, 2, 3), 0.6)
+  plain = layer(x)
+  layer.set_attributes(record=("potential",))   # nnx attribute setting, no constructor change
+  spikes, inter = nnx.capture(layer, nnx.Intermediate)(x)
+  assert_close(spikes, plain, atol=0)
+  # TET LIF (decay 0.5, hard reset): u = 0.6, 0.9, 1.05 (spike, reset), 0.6
+  assert_close(inter["potential"][0][:, 0, 0], [0.6, 0.9, 1.05, 0.6], atol=1e-6)
+
+  graphdef, state = nnx.split(layer)
+
+  def penalty(x):
+    m = nnx.merge(graphdef, state, copy=True)
+    _, inter = nnx.capture(m, nnx.Intermediate)(x)
+    return jnp.sum(inter["potential"][0])
+
+  assert float(jnp.abs(jax.grad(penalty)(x)).sum()) > 0
+
+
+def test_bad_record_and_old_names_raise():
+  with pytest.raises(ValueError, match=r"record=\['rate'\] is unknown; valid: \('firing_rate', 'potential'\)"):
+    jn.SpikingNeuron(jsnn.neurons.tet_lif, record=("rate",))
+  with pytest.raises(AttributeError, match=r"jsnn.nn.set_surrogate was renamed: use jsnn.nn.set_spike_fn"):
+    jn.set_surrogate  # noqa: B018
+
+
+def test_set_neuron_replaces_the_neuron_of_every_layer():
+  net = nnx.Sequential(jn.SpikingNeuron(jsnn.neurons.tet_lif), jn.SpikingNeuron(jsnn.neurons.tet_lif))
+  assert jn.set_neuron(net, jsnn.neurons.clif) == 2
+  x = jnp.linspace(-1.0, 3.0, 48).reshape(4, 2, 6)
+  _, ref = jsnn.neurons.clif()(x)
+  assert_close(net.layers[0](x), ref, atol=0)
+  with pytest.raises(ValueError, match="has no jsnn.nn.SpikingNeuron"):
+    jn.set_neuron(nnx.Sequential(), jsnn.neurons.clif)
 
 
 def test_spiking_neuron_rejects_non_time_major():
@@ -392,10 +429,10 @@ def test_time_folded_wrapper():
 def test_unrolled_scan_matches_loop():
   x = 1.2 * jax.random.normal(jax.random.key(10), (5, 2, 7)) + 0.6
   layer = jn.SpikingNeuron(jsnn.neurons.clif)
-  ref, ref_states = layer(x, trace=True)
+  ref, ref_states = layer.run_with_states(x)
   g_ref = jax.grad(lambda x: jnp.sum(layer(x) * jnp.sin(x)))(x)
   layer.unroll = True
-  out, states = layer(x, trace=True)
+  out, states = layer.run_with_states(x)
   assert np.array_equal(np.asarray(out), np.asarray(ref))
   assert_close(states.m, ref_states.m, atol=1e-6)
   assert_close(jax.grad(lambda x: jnp.sum(layer(x) * jnp.sin(x)))(x), g_ref, atol=1e-6)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import inspect
 import json
 import math
 import pathlib
@@ -87,11 +86,8 @@ def _check_names_resolve(cfg) -> None:
   """Everything ``main.run`` resolves, resolved without building or compiling anything."""
   main.resolve_model(cfg.model_name)
   main.resolve_data(cfg.input.name)
-  loss = main.resolve_loss(cfg.loss)
-  inspect.signature(loss).bind(None, None, **dict(cfg.loss_kw or {}))  # loss_kw are real kwargs
-  state_fn = main.resolve_method_state(cfg.get("method_state"), int(cfg.num_epochs))
-  if state_fn is not None:
-    state_fn(0)
+  method = main.resolve_method(cfg)   # method names and arguments are checked here
+  method.epoch_state(0, max(2, int(cfg.num_epochs)))
 
 
 @pytest.mark.parametrize("name", config_names())
@@ -105,10 +101,8 @@ def test_default_and_runlocal_variants_validate(name):
   train.validate_config(local, num_devices=1)
   _check_names_resolve(local)
   assert local.total_steps == 1 and local.input.eval_max_batches == 1
-  assert local.model_name == full.model_name and local.loss == full.loss
+  assert local.model_name == full.model_name and local.method == full.method
   assert local.input.name == full.input.name
-  assert bool(local.get("method_state")) == bool(full.get("method_state"))
-  assert local.optimizer.get("surrogate") == full.optimizer.get("surrogate")
 
 
 def documented_args(name: str) -> list[str]:
@@ -160,7 +154,9 @@ def _num_classes(cfg) -> int | None:
 
 def _output_shapes(cfg, batch):
   """Abstract output of the config's model on one batch (traced, not compiled)."""
-  model = main.resolve_model(cfg.model_name)(**dict(cfg.model), rngs=nnx.Rngs(0))
+  method = main.resolve_method(cfg)
+  model = method.prepare(main.resolve_model(cfg.model_name)(**dict(cfg.model), rngs=nnx.Rngs(0)),
+                         rngs=nnx.Rngs(1))
   model.eval()
   graphdef, state = nnx.split(model)
   x = batch["frames"] if "frames" in batch else batch["image"]
@@ -194,8 +190,9 @@ def test_runlocal_trains_one_step_and_evaluates(tmp_path, name):
   assert all(s == (B, classes) for s in shapes[1:]), shapes  # SML's surrogate-module outputs
   if num_classes is not None:
     assert classes == num_classes == cfg.model.num_classes
-  if cfg.get("method_state"):  # AdaLi: the epoch's surrogate reached the model as a traced kwarg
-    assert set(state.method_state) == {cfg.method_state.kwarg}
-  if cfg.optimizer.get("surrogate"):  # PSG: learned surrogate shapes, with their own optimiser
+  method = main.resolve_method(cfg)
+  if method.epoch_values is not None:  # AdaLi: the epoch's surrogate is traced method state
+    assert isinstance(state.method_state, jsnn.surrogate.AsymmetricRectangle)
+  if method.learn_surrogate:  # PSG: learned surrogate shapes, with their own optimiser
     assert "surrogate" in jax.tree.leaves(jsnn.transforms.psg_label_fn(state.params))
 

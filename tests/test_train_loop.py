@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import jsnn
+import jsnn.methods
 from experiments.configs import digits_mlp
 from jsnn import train
 from jsnn.train.checkpoint import Checkpointer
@@ -45,10 +46,10 @@ def _config(**overrides):
 
 def _run(cfg, workdir, data=None):
   data = data or digits_mlp.digits_data(cfg.input, seed=cfg.seed)
-  loss = functools.partial(jsnn.losses.tet, **cfg.loss_kw)
+  method = jsnn.methods.from_config(cfg.method, cfg.method_kw.to_dict())
   return train.train_and_evaluate(
       cfg, workdir, model_factory=functools.partial(digits_mlp.SpikingMLP, **cfg.model),
-      data=data, loss_fn=train.classification_loss(loss), eval_fn=train.classification_eval(loss),
+      data=data, loss_fn=method.loss_fn(), eval_fn=method.eval_fn(),
       config_name="digits_mlp:test")
 
 
@@ -124,8 +125,8 @@ class _NaNAt:
     return _It()
 
 
-def _poisoned_loss(loss):
-  base = train.classification_loss(loss)
+def _poisoned_loss(method):
+  base = method.loss_fn()
 
   def loss_fn(model, batch, method_state, rng):
     value, aux = base(model, batch, method_state, rng)
@@ -138,19 +139,19 @@ def _poisoned_loss(loss):
 def test_nan_stops_with_step_and_keeps_last_good_checkpoint(tmp_path, images):
   cfg = _config()
   data = _NaNAt(digits_mlp.digits_data(cfg.input, seed=cfg.seed), bad_step=7, images=images)
-  loss = functools.partial(jsnn.losses.tet, **cfg.loss_kw)
+  method = jsnn.methods.from_config(cfg.method, cfg.method_kw.to_dict())
   # NaN images give finite logits (NaN never crosses the threshold) but NaN gradients.
   what = "grad_norm" if images else "loss"
   with pytest.raises(RuntimeError, match=rf"{what} became nan at step 7 \(epoch 0\).*last good "
                                          r"checkpoint is step 5"):
     train.train_and_evaluate(
         cfg, tmp_path, model_factory=functools.partial(digits_mlp.SpikingMLP, **cfg.model),
-        data=data, loss_fn=_poisoned_loss(loss), eval_fn=train.classification_eval(loss))
+        data=data, loss_fn=_poisoned_loss(method), eval_fn=method.eval_fn())
   assert sorted(os.listdir(tmp_path / "checkpoints")) == ["5"]
   assert not (tmp_path / "summary.json").exists()
   # The checkpoint left behind is finite and restores.
   state = train.create_train_state(digits_mlp.SpikingMLP(**cfg.model, rngs=_rngs()),
-                                   train.make_optimizer(cfg, 22, 20)[0])[0]
+                                   train.make_optimizer(cfg, 22, 20)[0])[1]
   ckpt = Checkpointer(tmp_path / "checkpoints")
   restored = ckpt.restore_latest(state)
   ckpt.close()

@@ -36,9 +36,9 @@ def test_digits_mlp_runlocal_one_train_and_one_eval_step(tmp_path, method):
   assert summary["steps"] == 1 and 0.0 <= summary["final_test_accuracy"] <= 1.0
   assert os.listdir(tmp_path / "checkpoints") == ["1"]
   if method == "adali":
-    assert float(state.method_state["spike_fn"].w_l) == pytest.approx(1.5)
+    assert float(state.method_state.w_l) == pytest.approx(1.5)
   if method == "psg":
-    assert "sg_rho" in state.params
+    assert "rho" in state.params["sn"]["sg"]
 
 
 @pytest.mark.parametrize("method", ["tet", "adali", "psg", "sml"])
@@ -53,29 +53,32 @@ def test_digits_conv_runlocal_through_the_tfds_builder(tmp_path, method):
   assert (tmp_path / "tfds" / "sklearn_digits").is_dir()
   params = {jax.tree_util.keystr(k) for k, _ in jax.tree_util.tree_leaves_with_path(state.params)}
   assert any("'sg'" in k for k in params) == (method == "psg")  # per-layer learned slope
-  assert any("'sb'" in k for k in params) == (method == "sml")  # the surrogate module
+  assert any("'surrogate_blocks'" in k for k in params) == (method == "sml")  # the module
 
 
 def test_digits_conv_methods_and_model_outputs():
-  assert sorted(digits.METHODS) == ["adali", "clif", "psg", "sdt", "sml", "tet"]
+  assert sorted(digits.METHODS) == ["adali", "clif", "pda", "psg", "sdt", "sml", "tet", "tit"]
   assert sorted(mnist5k.METHODS) == sorted(digits.METHODS)
   # The default (TET) model is the unchanged README run: same keys, no method switches.
   assert dict(digits.get_config().model) == dict(T=4, neuron="tet_lif", c1=16, c2=32)
+  assert (digits.get_config().method, dict(digits.get_config().method_kw)) == (
+      "tet", dict(lamb=1e-3, phi=1.0))
   cfg = digits.get_config("method=sml")
-  assert (cfg.loss, cfg.model.sb_width, cfg.model.neuron) == ("sml_loss", 32, "sml_lif")
-  cfg = digits.get_config("method=psg")
-  assert cfg.model.psg and cfg.optimizer.surrogate["lr"] == 1e-2
+  assert (cfg.method, cfg.method_kw.after, cfg.model.neuron) == ("sml", (1,), "sml_lif")
+  assert digits.get_config("method=psg").method_kw.lr == 1e-2
   x = np.zeros((3, 8, 8, 1), np.float32)
-  out = digits.DigitsConvNet(T=2, sb_width=8, rngs=nnx.Rngs(0))(x)
+  sml = jsnn.methods.sml(after=(1,), module_factory=digits.small_surrogate_module)
+  out = sml.prepare(digits.DigitsConvNet(T=2, rngs=nnx.Rngs(0)), rngs=nnx.Rngs(1))(x)
   assert isinstance(out, list) and [o.shape for o in out] == [(2, 3, 10), (3, 10)]
-  big = digits.DigitsConvNet(T=2, image_size=28, pool1=True, sb_width=8, rngs=nnx.Rngs(0))
-  assert big.fc.linear.kernel.shape == (7 * 7 * 32, 10)
+  big = sml.prepare(digits.DigitsConvNet(T=2, image_size=28, pool1=True, rngs=nnx.Rngs(0)),
+                    rngs=nnx.Rngs(1))
+  assert big.trunk.fc.linear.kernel.shape == (7 * 7 * 32, 10)
   assert [o.shape for o in big(np.zeros((3, 28, 28, 1), np.float32))] == [(2, 3, 10), (3, 10)]
   with pytest.raises(ValueError, match=r"expected static images \[B, H=28, W=28, C=1\]"):
     big(x)
   with pytest.raises(ValueError, match="image_size=30 must be a multiple of 4"):
     digits.DigitsConvNet(image_size=30, pool1=True, rngs=nnx.Rngs(0))
-  with pytest.raises(ValueError, match=r"unknown method 'stdp'; valid: sdt, tet, clif, adali, psg, sml"):
+  with pytest.raises(ValueError, match=r"unknown method 'stdp'; valid: sdt, tet, clif, adali, psg, pda, tit, sml"):
     mnist5k.get_config("method=stdp")
 
 
@@ -107,21 +110,22 @@ def test_cli_runlocal_with_override(tmp_path):
 
 
 def test_unknown_names_list_the_valid_ones(tmp_path):
-  with pytest.raises(ValueError, match=r"unknown loss 'tett'; valid: .*sdt.*tet"):
-    main.resolve_loss("tett")
   with pytest.raises(ValueError, match=r"unknown dataset 'cifar10'"):
     main.resolve_data("cifar10")
   with pytest.raises(ValueError, match=r"unknown model 'nope'"):  # jsnn.models.<name>.Model
     main.resolve_model("nope")
   with pytest.raises(ValueError, match=r"has no 'Nope'; valid: .*SpikingMLP"):
     main.resolve_model("experiments.configs.digits_mlp:Nope")
-  with pytest.raises(ValueError, match=r"unknown method_state fn 'adaly'; valid: .*adali_surrogate"):
-    main.resolve_method_state({"fn": "adaly", "kwarg": "spike_fn"}, 10)
   cfg = digits_mlp.get_config("method=tet,runlocal")
-  cfg.loss = "tett"
-  with pytest.raises(ValueError, match="unknown loss"):
+  cfg.method = "tett"
+  with pytest.raises(ValueError, match=r"unknown method 'tett'; valid: sdt, tet, tit, sml, clif, "
+                                       r"adali, psg, pda"):
     main.run(cfg, str(tmp_path / "w"))
   assert not (tmp_path / "w").exists()  # nothing built, nothing compiled
+  cfg = digits_mlp.get_config("method=tet,runlocal")
+  cfg.method_kw.lam = 0.1
+  with pytest.raises(ValueError, match=r"method 'tet': unknown argument\(s\) \['lam'\]; valid: lamb"):
+    main.run(cfg, str(tmp_path / "w"))
 
 
 def test_parse_arg_and_config_errors():
@@ -131,5 +135,5 @@ def test_parse_arg_and_config_errors():
     common.parse_arg("epochs=3", method="tet", T=4, runlocal=False)
   with pytest.raises(ValueError, match="expected int"):
     common.parse_arg("T=four", T=4)
-  with pytest.raises(ValueError, match=r"unknown method 'stdp'; valid: sdt, tet, clif, adali, psg"):
+  with pytest.raises(ValueError, match=r"unknown method 'stdp'; valid: sdt, tet, clif, adali, psg, pda, tit"):
     digits_mlp.get_config("method=stdp")

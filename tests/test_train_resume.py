@@ -26,6 +26,7 @@ def _child(workdir: str, sleep_s: float):
   import jax
 
   import jsnn
+  import jsnn.methods
   from experiments.configs import digits_mlp
   from jsnn import train
 
@@ -53,10 +54,10 @@ def _child(workdir: str, sleep_s: float):
         get_state = inner.get_state
       return It()
 
-  loss = functools.partial(jsnn.losses.tet, **cfg.loss_kw)
+  method = jsnn.methods.from_config(cfg.method, cfg.method_kw.to_dict())
   state = train.train_and_evaluate(
       cfg, workdir, model_factory=functools.partial(digits_mlp.SpikingMLP, **cfg.model),
-      data=Slow(), loss_fn=train.classification_loss(loss), eval_fn=train.classification_eval(loss))
+      data=Slow(), loss_fn=method.loss_fn(), eval_fn=method.eval_fn())
   flat = jax.tree_util.tree_flatten_with_path(jax.device_get(state.params))[0]
   np.savez(os.path.join(workdir, "final_params.npz"),
            **{jax.tree_util.keystr(p): v for p, v in flat})

@@ -39,17 +39,18 @@ def _steps(mesh, mode, data):
   from flax import nnx
 
   import jsnn
+  import jsnn.methods
   from experiments.configs import digits_mlp
   from jsnn import train
 
   tx = optax.adam(1e-2)
-  state, graphdef = train.create_train_state(
+  graphdef, state = train.create_train_state(
       digits_mlp.SpikingMLP(hidden=64, T=2, neuron="tet_lif", rngs=nnx.Rngs(0)), tx)
   shardings = train.state_shardings(state, mesh, mode, fsdp_min_size=256)
   state = jax.device_put(state, shardings)
   bsh = train.batch_sharding(mesh)
   step = jax.jit(functools.partial(train.train_step, graphdef=graphdef, tx=tx,
-                                   loss_fn=train.classification_loss(jsnn.losses.tet, lamb=1e-3)),
+                                   loss_fn=jsnn.methods.tet(lamb=1e-3).loss_fn()),
                  in_shardings=(shardings, bsh), out_shardings=(shardings, train.replicated(mesh)),
                  donate_argnums=0)
   it, losses = data.train_iterator(), []

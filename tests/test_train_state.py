@@ -17,12 +17,13 @@ import pytest
 from flax import nnx
 
 import jsnn
+import jsnn.methods
 from experiments.configs import digits_mlp
 from jsnn import train
 from jsnn.train import config as train_config
 from jsnn.train.sharding import fsdp_spec
 
-LOSS = functools.partial(jsnn.losses.tet, lamb=1e-3)
+METHOD = jsnn.methods.tet(lamb=1e-3)
 
 
 pytestmark = pytest.mark.usefixtures("fast_compile")
@@ -45,7 +46,7 @@ def _jitted(graphdef, tx, loss_fn):
 
 
 def test_create_train_state_splits_params_and_batch_stats():
-  state, graphdef = train.create_train_state(_model(), optax.adam(1e-3), rng=3)
+  graphdef, state = train.create_train_state(_model(), optax.adam(1e-3), rng=3)
   assert sorted(state.params) == ["bn1", "fc1", "fc2"]
   assert sorted(state.params["bn1"]) == ["bias", "scale"]
   assert sorted(state.model_state["bn1"]) == ["mean", "var"]
@@ -60,9 +61,9 @@ def test_train_step_updates_params_and_batchnorm_once_compiled():
 
   def loss_fn(model, batch, method_state, rng):
     traces.append(1)
-    return train.classification_loss(LOSS)(model, batch, method_state, rng)
+    return METHOD.loss_fn()(model, batch, method_state, rng)
 
-  state, graphdef = train.create_train_state(_model(), optax.adam(1e-2))
+  graphdef, state = train.create_train_state(_model(), optax.adam(1e-2))
   step = _jitted(graphdef, optax.adam(1e-2), loss_fn)
   old_mean = np.asarray(state.model_state["bn1"]["mean"])
   old_kernel = np.asarray(state.params["fc1"]["kernel"])
@@ -79,10 +80,10 @@ def test_train_step_updates_params_and_batchnorm_once_compiled():
 
 
 def test_eval_step_uses_running_statistics_and_masks_padding():
-  state, graphdef = train.create_train_state(_model(), optax.adam(1e-2))
-  state, _ = _jitted(graphdef, optax.adam(1e-2), train.classification_loss(LOSS))(state, _batch())
+  graphdef, state = train.create_train_state(_model(), optax.adam(1e-2))
+  state, _ = _jitted(graphdef, optax.adam(1e-2), METHOD.loss_fn())(state, _batch())
   evaluate = jax.jit(functools.partial(train.eval_step, graphdef=graphdef,
-                                       eval_fn=train.classification_eval(LOSS)))
+                                       eval_fn=METHOD.eval_fn()))
   batch = _batch(12, seed=5)
   full = evaluate(state, batch)
   # Eval mode: one example's result does not depend on the rest of the batch (running stats).
@@ -97,7 +98,7 @@ def test_eval_step_uses_running_statistics_and_masks_padding():
   model = train.merge_model(graphdef, state.params, state.model_state)
   model.eval()
   logits = model(jnp.asarray(batch["image"]))
-  np.testing.assert_allclose(full["loss_sum"] / 12, LOSS(logits, batch["label"]), rtol=1e-5)
+  np.testing.assert_allclose(full["loss_sum"] / 12, jsnn.losses.tet(logits, batch["label"], lamb=1e-3), rtol=1e-5)
 
 
 def test_notebook_composition_trains_digits():
@@ -106,12 +107,12 @@ def test_notebook_composition_trains_digits():
                                 seed=0)
   model = digits_mlp.SpikingMLP(hidden=64, T=4, neuron="tet_lif", rngs=nnx.Rngs(0))
   tx = optax.adam(3e-3)
-  state, graphdef = train.create_train_state(model, tx)
+  graphdef, state = train.create_train_state(model, tx)
   step = jax.jit(functools.partial(train.train_step, graphdef=graphdef,
-                                   loss_fn=train.classification_loss(LOSS), tx=tx),
+                                   loss_fn=METHOD.loss_fn(), tx=tx),
                  donate_argnums=0)
   evaluate = jax.jit(functools.partial(train.eval_step, graphdef=graphdef,
-                                       eval_fn=train.classification_eval(LOSS)))
+                                       eval_fn=METHOD.eval_fn()))
   it = data.train_iterator()
   for _ in range(3 * data.steps_per_epoch):
     state, metrics = step(state, next(it))
@@ -126,31 +127,34 @@ def test_method_state_is_traced_no_recompile_per_epoch():
 
   def loss_fn(model, batch, method_state, rng):
     traces.append(1)
-    return train.classification_loss(jsnn.losses.sdt)(model, batch, method_state, rng)
+    return method.loss_fn()(model, batch, method_state, rng)
 
-  sg = lambda e: {"spike_fn": jsnn.transforms.adali_surrogate(e, 10)}  # noqa: E731
+  method = jsnn.methods.adali()
+  sg = lambda e: method.epoch_state(e, 10)  # noqa: E731
   tx = optax.adam(1e-2)
-  state, graphdef = train.create_train_state(_model(neuron="adali_if"), tx, method_state=sg(0))
+  graphdef, state = train.create_train_state(method.prepare(_model(neuron="adali_if")), tx,
+                                             method_state=sg(0))
   step = _jitted(graphdef, tx, loss_fn)
   for epoch in range(4):
     state = state.replace(method_state=sg(epoch), epoch=jnp.int32(epoch))
     state, _ = step(state, _batch(seed=epoch))
   assert len(traces) == 1
-  np.testing.assert_allclose(state.method_state["spike_fn"].w_l,
+  np.testing.assert_allclose(state.method_state.w_l,
                              jsnn.transforms.adali_width(3, 10), rtol=1e-6)
 
 
 def test_psg_surrogate_parameters_get_their_own_clipped_optimizer():
   cfg = digits_mlp.get_config("method=psg,hidden=16")
-  tx, _ = train.make_optimizer(cfg, steps_per_epoch=10, num_steps=100)
-  state, graphdef = train.create_train_state(_model(psg=True), tx)
+  method = jsnn.methods.psg()
+  tx, _ = train.make_optimizer(cfg, steps_per_epoch=10, num_steps=100, wrap=method.wrap_optimizer)
+  graphdef, state = train.create_train_state(method.prepare(_model()), tx)
   labels = jsnn.transforms.psg_label_fn(state.params)
-  assert labels["sg_rho"] == "surrogate" and labels["fc1"]["kernel"] == "default"
-  rho0 = float(state.params["sg_rho"])
-  step = _jitted(graphdef, tx, train.classification_loss(jsnn.losses.sdt))
+  assert labels["sn"]["sg"]["rho"] == "surrogate" and labels["fc1"]["kernel"] == "default"
+  rho0 = float(state.params["sn"]["sg"]["rho"])
+  step = _jitted(graphdef, tx, method.loss_fn())
   for i in range(5):
     state, _ = step(state, _batch(seed=i))
-  rho = float(state.params["sg_rho"])
+  rho = float(state.params["sn"]["sg"]["rho"])
   assert rho != rho0 and -8.0 <= rho <= 8.0
 
 
@@ -226,9 +230,9 @@ def test_sharded_init_equals_eager_init(model):
   factory = {"digits_conv": functools.partial(DigitsConvNet, T=2),
              "vggsnn": functools.partial(vggsnn.VGGSNN, num_classes=10, T=2)}[model]
   tx = optax.adam(1e-3)
-  eager, graphdef = train.create_train_state(factory(rngs=nnx.Rngs(3)), tx, rng=jax.random.key(3))
+  graphdef, eager = train.create_train_state(factory(rngs=nnx.Rngs(3)), tx, rng=jax.random.key(3))
   mesh = train.make_mesh()
-  sharded, graphdef2, shardings = train.create_sharded_train_state(
+  graphdef2, sharded, shardings = train.create_sharded_train_state(
       factory, tx, shardings_fn=functools.partial(train.state_shardings, mesh=mesh, mode="fsdp"),
       seed=3)
   assert graphdef2 == graphdef

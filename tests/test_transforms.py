@@ -124,7 +124,7 @@ def test_run_with_potentials_records_pre_reset_potential():
   @jax.jit
   def f(x_tbn):
     _, s, u = transforms.run_with_potentials(lif, x_tbn)
-    _, s_ref, post = lif(x_tbn, trace=True)
+    _, s_ref, post = lif.run_with_states(x_tbn)
     dens = transforms.compute_density(u, AsymmetricRectangle(0.5, 0.5), 1.0)
     stats = transforms.layer_stats(s, u, v_th=1.0, window=(-0.5, 0.5), quantiles=())
     return s, s_ref, (1.0 - s) * u, post.v, dens, stats.in_window

@@ -43,6 +43,7 @@ import optax
 from flax import nnx
 
 import jsnn
+import jsnn.models
 import jsnn.nn as jn
 from experiments.bench import protocol
 from jsnn import train
@@ -112,6 +113,8 @@ def _zoo(module: str, preset: str, loss, kind: str, shape: tuple[int, ...]):
 
   def make(t, b, rngs, **opts):
     mod = importlib.import_module(f"jsnn.models.{module}")
+    if opts and _accepts(mod.Model.__init__, "options"):   # the zoo's Options value (issue #12)
+      opts = {"options": jsnn.models.Options(**opts)}
     missing = [k for k in opts if not _accepts(mod.Model.__init__, k)]
     if missing:
       raise ValueError(f"this jsnn's {module}.Model has no {missing} option")
@@ -253,7 +256,7 @@ def build_model(workload: str, variant: str, t: int, b: int):
 def build(workload, variant, t, b, warmup: int = 3):
   model, x, labels, loss = build_model(workload, variant, t, b)
   tx = optax.adam(1e-3)
-  state, graphdef = train.create_train_state(model, tx)
+  graphdef, state = train.create_train_state(model, tx)
   step_fn = jax.jit(functools.partial(train.train_step, graphdef=graphdef, tx=tx,
                                       loss_fn=train.classification_loss(loss)),
                     donate_argnums=0)

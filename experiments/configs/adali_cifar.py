@@ -12,12 +12,24 @@ and record what this config reaches in ``experiments/README.md``.
 Recipe (spec §1.1-1.3, §1.6, README commands [C]): AdaLi's IF (``v += x``, soft reset, ``>=``)
 with the asymmetric rectangle surrogate centred at V_th = 1 (α = β = 0.5) whose half-widths shrink
 per epoch from 1.5 to 0.3 on the log schedule ``w(n) = 1.5·n^b`` (code-faithful indexing), passed to
-the model each epoch as a traced ``spike_fn`` (``method_state``; a new epoch never recompiles).
+the model each epoch as a traced ``spike_fn`` (``jsnn.methods.adali``; a new epoch never recompiles).
 CIFAR-10: ``resnet_cifar:ResNet18`` (post-activation BasicBlocks, kaiming init, Linear
 N(0, 1/512)); CIFAR-100: the PreAct ``preact_resnet:ResNet18`` (the code's ``resnet18`` from
-SLTT) with IF neurons. Direct encoding, T = 4; loss CE of the time-mean logits (``sdt``); SGD lr
-0.1, momentum 0.9, weight decay 1e-4, cosine stepped per epoch over 1000 epochs; batch 128;
-RandomCrop(32, pad 4) + HFlip + AutoAugment (CIFAR10Policy) + Normalize, no Cutout.
+SLTT) with IF neurons and **time-merged BN** (``norm="time_merged"``; the zoo model's default is
+CLIF's per-step BN): AdaLi builds it from SpikingJelly's ``layer.BatchNorm2d`` and switches the
+whole model to multi-step mode (``models/resnet.py:6, 15, 18, 89`` and ``:128``
+``functional.set_step_mode(model, 'm')``), which normalises ``[T·B, C, H, W]`` with one set of
+statistics and updates the running stats once per call. Direct encoding, T = 4; loss CE of the
+time-mean logits (``sdt``); SGD lr 0.1, momentum 0.9, weight decay 1e-4, cosine stepped per epoch
+over 1000 epochs; batch 128 on one GPU (``train.py`` has no DataParallel/DDP: BN statistics over
+the whole batch, the default here); float32 (no AMP in ``train.py``); RandomCrop(32, pad 4) + HFlip
++ AutoAugment (CIFAR10Policy) + Normalize, no Cutout (``myutils/build_data.py:10-24``:
+``build_cifar(..., cutout=False, auto_aug=True)``, called with those defaults at ``train.py:86``;
+CIFAR-100 gets the same policy with its own mean/std).
+
+Recipe items marked in ``docs/reproduction.md``: identical except the best-over-epochs selection
+(``summary.json`` has it) and the PyTorch last partial batch (jsnn's endless stream keeps every
+sample but no partial batch).
 
 Run (from the repo root)::
 
@@ -35,12 +47,14 @@ layout (4 stages, one block each), with the same schedule hook, one train and on
 
 from __future__ import annotations
 
-import jsnn
+
 from experiments.configs import common
 
 SETUPS = {
     "cifar10": dict(model="resnet_cifar:ResNet18", num_classes=10, neuron=None),
-    "cifar100": dict(model="preact_resnet:ResNet18", num_classes=100, neuron=jsnn.neurons.adali_if),
+    # SpikingJelly multi-step BatchNorm2d (models/resnet.py:6, :128): time-merged, not per-step.
+    "cifar100": dict(model="preact_resnet:ResNet18", num_classes=100, neuron="adali_if",
+                     norm="time_merged"),
 }
 SCHEDULES = ("log", "linear", "sqrt", "null")
 # runlocal: 4 stages of one block each at a small width (either model).
@@ -60,11 +74,11 @@ def get_config(arg: str | None = None):
   c.seed = arg.seed
   c.num_epochs = arg.epochs
   c.model_name = setup["model"]
-  c.model = dict(num_classes=setup["num_classes"], T=arg.T)
+  c.model = dict(num_classes=setup["num_classes"], T=arg.T, norm=setup.get("norm", "time_merged"))
+  c.method = "adali"   # the per-epoch window schedule (log, 1.5 -> 0.3); CE of the time mean
+  c.method_kw = dict(w_max=1.5, w_min=0.3, kind=arg.schedule)
   if setup["neuron"] is not None:
-    c.model.neuron = setup["neuron"]
-  c.loss = "sdt"
-  c.loss_kw = {}
+    c.method_kw.neuron = setup["neuron"]
   c.input.name = "cifar"
   c.input.dataset = arg.dataset
   c.input.autoaugment = True
@@ -72,8 +86,6 @@ def get_config(arg: str | None = None):
   c.input.eval_batch_size = 1024
   c.optimizer.update(name="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4, schedule="cosine",
                      schedule_unit="epoch")
-  common.set_adali_schedule(c)
-  c.method_state["kw"]["kind"] = arg.schedule
   c.log_every_steps = 50
   if arg.runlocal:
     common.shrink_for_runlocal(c)

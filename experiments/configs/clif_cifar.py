@@ -14,7 +14,17 @@ the complementary ``σ(M)`` reset, Rectangle surrogate of width 1, ``>=``); loss
 CE(O_t, y) + 0.05·MSE(O, 1)`` (``clif_loss``, constant target); accuracy from the summed per-step
 logits. SGD lr 0.1, momentum 0.9, weight decay 5e-5 (CIFAR-10) / 5e-4 (CIFAR-100), cosine stepped
 per epoch over 200 epochs; batch 128; seed 2022; RandomCrop(32, pad 4) + torchtoolbox Cutout + HFlip
-+ Normalize (``cutout="torchtoolbox"``). Not reproduced: fp16 AMP (we train in float32).
++ Normalize (``cutout="torchtoolbox"``) (``train.py:153-164``); one GPU, so BN statistics over the
+whole batch (the default).
+
+**Precision** (``amp``): CLIF trains with float16 AMP by default (``train.py:55`` ``-amp`` default
+True; ``:322-323`` ``amp.GradScaler()``; ``:445-490`` forward under ``amp.autocast()``, scaled
+backward, ``scaler.step``/``update``). ``amp=true`` reproduces it: ``model.options=Options(dtype=float16)`` (convs and
+linears in float16 with float32 weights, norms and membrane potentials) and
+``optimizer.loss_scale="dynamic"`` (``jsnn.train.loss_scale``: ``GradScaler``'s 2^16 initial scale,
+skip on inf/NaN and halve, double after 2000 finite steps). The default here is float32
+(``amp=false``): a deviation that can only remove float16 rounding; on CPU float16 is emulated
+(slower than float32).
 
 Run (from the repo root)::
 
@@ -33,7 +43,10 @@ one train and one eval step.
 
 from __future__ import annotations
 
+import jax.numpy as jnp
+
 import jsnn
+import jsnn.models
 from experiments.configs import common
 
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
@@ -45,9 +58,9 @@ TINY = dict(depths=(1, 1, 1, 1), widths=(4, 8, 8, 8), stem_width=4)
 
 
 def get_config(arg: str | None = None):
-  """``arg`` = ``dataset=<cifar10|cifar100>,depth=<18|34>,T=6,neuron=<clif|lif>,runlocal``."""
+  """``arg`` = ``dataset=<cifar10|cifar100>,depth=<18|34>,T=6,neuron=<clif|lif>,amp=false,runlocal``."""
   arg = common.parse_arg(arg, dataset="cifar10", depth=18, T=6, neuron="clif", epochs=200,
-                         seed=2022, runlocal=False)
+                         seed=2022, amp=False, runlocal=False)
   for name, value, valid in (("dataset", arg.dataset, NUM_CLASSES), ("depth", arg.depth, MODELS),
                              ("neuron", arg.neuron, NEURONS)):
     if value not in valid:
@@ -56,9 +69,10 @@ def get_config(arg: str | None = None):
   c.seed = arg.seed
   c.num_epochs = arg.epochs
   c.model_name = MODELS[arg.depth]
-  c.model = dict(num_classes=NUM_CLASSES[arg.dataset], T=arg.T, neuron=NEURONS[arg.neuron])
-  c.loss = "clif_loss"
-  c.loss_kw = dict(lamb=0.05, target="const", phi=1.0)
+  c.model = dict(num_classes=NUM_CLASSES[arg.dataset], T=arg.T,
+                 norm="per_step")  # CLIF calls the net once per step (train.py:436-454)
+  c.method = "clif"   # the neuron (CLIF, or the same code's LIF) and CLIF's loss
+  c.method_kw = dict(neuron=NEURONS[arg.neuron], lamb=0.05, target="const", phi=1.0)
   c.input.name = "cifar"
   c.input.dataset = arg.dataset
   c.input.cutout = "torchtoolbox"
@@ -66,6 +80,9 @@ def get_config(arg: str | None = None):
   c.input.eval_batch_size = 1024
   c.optimizer.update(name="sgd", lr=0.1, momentum=0.9, weight_decay=WEIGHT_DECAY[arg.dataset],
                      schedule="cosine", schedule_unit="epoch")
+  if arg.amp:  # CLIF's float16 AMP (train.py:55, 322-323, 445-490)
+    c.model.options = jsnn.models.Options(dtype=jnp.float16)
+    c.optimizer.loss_scale = "dynamic"
   c.log_every_steps = 50
   if arg.runlocal:
     common.shrink_for_runlocal(c)

@@ -67,9 +67,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.total_steps = ml_collections.FieldReference(None, field_type=int)
   c.model_name = ""
   c.model = ml_collections.ConfigDict()
-  c.loss = "tet"
-  c.loss_kw = ml_collections.ConfigDict()
-  c.method_state = None  # or dict(fn=<jsnn.transforms name>, kwarg=<model kwarg>, kw=dict(...))
+  c.method = "tet"  # a jsnn.methods name, or names joined by "+" ("clif+tet")
+  c.method_kw = ml_collections.ConfigDict()  # its arguments (per name for a composition)
   c.input = ml_collections.ConfigDict(dict(name="", batch_size=64))
   c.input.eval_batch_size = ml_collections.FieldReference(None, field_type=int)
   c.input.eval_max_batches = ml_collections.FieldReference(None, field_type=int)
@@ -81,7 +80,8 @@ def base_config() -> ml_collections.ConfigDict:
       name="adam", lr=1e-3, schedule="cosine", schedule_unit="epoch", warmup=0,
       weight_decay=0.0, momentum=0.9, nesterov=False, b1=0.9, b2=0.999))
   c.optimizer.grad_clip_norm = ml_collections.FieldReference(None, field_type=float)
-  c.optimizer.surrogate = None  # or dict(lr=..., clip_min=..., clip_max=...) for PSG
+  # "dynamic": float16 AMP's loss scaling (jsnn.train.loss_scale), with model.options=Options(dtype=float16).
+  c.optimizer.loss_scale = ml_collections.FieldReference(None, field_type=str)
   c.eval_every_steps = ml_collections.FieldReference(None, field_type=int)
   c.checkpoint_every_steps = ml_collections.FieldReference(None, field_type=int)
   c.keep_checkpoints = 2
@@ -92,13 +92,6 @@ def base_config() -> ml_collections.ConfigDict:
   c.progress = True
   c.plot = True
   return c
-
-
-def set_adali_schedule(c: ml_collections.ConfigDict) -> None:
-  """AdaLi: the surrogate window shrinks per epoch (log schedule 1.5 -> 0.3), passed to the model
-  as a traced ``spike_fn`` (``method_state``), so a new epoch never recompiles."""
-  c.method_state = dict(fn="adali_surrogate", kwarg="spike_fn",
-                        kw=dict(w_max=1.5, w_min=0.3, kind="log"))
 
 
 def shrink_for_runlocal(c: ml_collections.ConfigDict) -> None:

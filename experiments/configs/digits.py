@@ -15,11 +15,12 @@ builder (no download, no TensorFlow) and read with ``data_source`` + grain; stra
   schedule);
 * ``psg`` [R]: TET's LIF with a learnable Sigmoid surrogate slope per spiking layer (``sn*.sg.rho``,
   mapped to [1, 10] by ``BoundedSigmoidMap``, starting at 4), trained by its own Adam (lr 1e-2,
-  ``optimizer.surrogate``) through ``optax.partition`` + ``psg_label_fn``; CE of the time mean;
+  ``jsnn.methods.psg``) through ``optax.partition`` + ``psg_label_fn``; CE of the time mean;
+* ``pda`` [R], ``tit``: as in ``digits_mlp.py`` (SDT + PDA penalty; TET with T 2 -> 4);
 * ``sml``: SML's LIF (Dspike γ = 2.5, ``>=``) plus one SML-style ANN surrogate module on the firing
   rate of the first spiking layer (mean over T -> Conv 3x3/2 C1->W (no bias) -> BN ->
   LeakyReLU(0.01) -> AdaptiveAvgPool 2x2 -> Linear 4W -> 10); the model returns
-  ``[o_snn [T, B, 10], o_sb [B, 10]]``, trained with ``jsnn.losses.sml_loss`` (τ 3, α 0.5, λ 0.9;
+  ``[o_snn [T, B, 10], o_sb [B, 10]]``, trained with ``jsnn.losses.sml`` (τ 3, α 0.5, λ 0.9;
   the module's gradient flows into the trunk). Accuracy is that of ``o_snn``.
 
 Run (from the repo root)::
@@ -50,7 +51,9 @@ from jsnn import nn as jn
 from experiments.configs import common
 from experiments.configs.digits_mlp import METHODS as _MLP_METHODS
 
-METHODS = {**_MLP_METHODS, "sml": dict(neuron="sml_lif", loss="sml_loss", loss_kw={})}
+METHODS = {**_MLP_METHODS, "sml": dict(
+    neuron="sml_lif", method="sml",
+    method_kw=dict(after=(1,), module_factory="experiments.configs.digits:small_surrogate_module"))}
 
 
 def get_config(arg: str | None = None):
@@ -65,33 +68,15 @@ def get_config(arg: str | None = None):
   c.num_epochs = arg.epochs
   c.model_name = "experiments.configs.digits:DigitsConvNet"
   c.model = dict(T=arg.T, neuron=method["neuron"], c1=arg.c1, c2=arg.c2)
-  set_method_model(c, arg.method)
-  c.loss, c.loss_kw = method["loss"], method["loss_kw"]
+  c.method, c.method_kw = method["method"], method["method_kw"]
   c.input.name = "jsnn.data:digits_data"
   c.input.batch_size = 32
   c.input.eval_batch_size = 360
   c.optimizer.update(name="adam", lr=3e-3, schedule="cosine", schedule_unit="epoch")
-  set_method_hooks(c, arg.method)
   c.log_every_steps = 44
   if arg.runlocal:
     common.shrink_for_runlocal(c)
   return c
-
-
-def set_method_model(c, method: str) -> None:
-  """The model switches of ``psg`` (learned surrogate slope) and ``sml`` (surrogate module)."""
-  if method == "psg":
-    c.model.psg = True
-  if method == "sml":
-    c.model.sb_width = 32
-
-
-def set_method_hooks(c, method: str) -> None:
-  """AdaLi's surrogate schedule, PSG's surrogate optimiser (shared with ``mnist5k.py``)."""
-  if method == "adali":
-    common.set_adali_schedule(c)
-  if method == "psg":
-    c.optimizer.surrogate = dict(name="adam", lr=1e-2, clip_min=-8.0, clip_max=8.0)
 
 
 class DigitsConvNet(nnx.Module):
@@ -101,15 +86,16 @@ class DigitsConvNet(nnx.Module):
   ``pool1=True`` adds an AvgPool 2 after the first spiking layer (MNIST 28x28: 28 -> 14 -> 7), so
   the readout sees ``(S / 4)² · C2`` features instead of ``(S / 2)² · C2``.
 
+  A staged network (``embed`` -> ``stage(0)``, ``stage(1)`` -> ``head``; ``stage_channels``), so
+  SML's surrogate modules attach after its first spiking layer (``jsnn.methods.sml(after=(1,))``);
+  every other method changes its spiking layers from outside (``jsnn.methods``).
+
   Args:
     T: time steps (direct encoding). neuron: a ``jsnn.neurons`` preset name.
     c1, c2: channels of the two conv layers.
+    num_classes: classes.
     image_size: ``S``, the side of the square one-channel input (8 for digits, 28 for MNIST).
     pool1: average-pool 2x2 after the first spiking layer.
-    psg: PSG [R]: learn each layer's Sigmoid surrogate slope (``sn*.sg.rho``, a ``nnx.Param``
-      mapped to [1, 10] by ``BoundedSigmoidMap``, initial slope 4).
-    sb_width: SML: width W of an ANN surrogate module on the first spiking layer's firing rate
-      (0: none). With a module, ``__call__`` returns ``[o_snn [T, B, 10], o_sb [B, 10]]``.
     rngs: ``nnx.Rngs``.
 
   Raises:
@@ -118,7 +104,7 @@ class DigitsConvNet(nnx.Module):
 
   def __init__(self, *, T: int = 4, neuron: str = "tet_lif", c1: int = 16, c2: int = 32,
                num_classes: int = 10, image_size: int = 8, pool1: bool = False,
-               psg: bool = False, sb_width: int = 0, rngs: nnx.Rngs):
+               rngs: nnx.Rngs):
     make = getattr(jsnn.neurons, neuron, None)
     if not callable(make):
       raise ValueError(f"unknown neuron preset {neuron!r}.")
@@ -127,40 +113,39 @@ class DigitsConvNet(nnx.Module):
       raise ValueError(f"DigitsConvNet: image_size={image_size} must be a multiple of {down} "
                        f"(pool1={pool1}).")
     self.T, self.image_size, self.pool1 = T, image_size, pool1
-    spike_fn = None
-    if psg:
-      spike_fn = jsnn.transforms.parametric_surrogate(
-          jsnn.surrogate.Sigmoid(), 4.0, positivity=jsnn.transforms.BoundedSigmoidMap(1.0, 10.0))
-    sn = dict(spike_fn=spike_fn, learn_surrogate=psg)
+    self.num_classes = num_classes
     self.conv1 = jn.Conv(1, c1, 3, padding=1, use_bias=False, rngs=rngs)
     self.bn1 = jn.BatchNorm(c1, rngs=rngs)
-    self.sn1 = jn.SpikingNeuron(make, **sn)
+    self.sn1 = jn.SpikingNeuron(make)
     self.conv2 = jn.Conv(c1, c2, 3, padding=1, use_bias=False, rngs=rngs)
     self.bn2 = jn.BatchNorm(c2, rngs=rngs)
-    self.sn2 = jn.SpikingNeuron(make, **sn)
+    self.sn2 = jn.SpikingNeuron(make)
     self.fc = jn.Linear((image_size // down) ** 2 * c2, num_classes, rngs=rngs)
-    self.sb = _SurrogateModule(c1, sb_width, num_classes, rngs=rngs) if sb_width else None
+    self.stage_channels = (c1, c2)
 
-  def __call__(self, x: jax.Array, *, spike_fn=None) -> jax.Array | list[jax.Array]:
-    """Images ``[B, S, S, 1]`` -> logits ``[T, B, 10]`` (``sb_width``: ``[[T, B, 10], [B, 10]]``).
-
-    ``spike_fn`` overrides the surrogate (AdaLi's per-epoch windows).
-    """
-    if spike_fn is not None:
-      jn.set_surrogate(self, spike_fn)
+  def embed(self, x: jax.Array) -> jax.Array:
+    """Images ``[B, S, S, 1]`` -> the direct-encoded input ``[T, B, S, S, 1]``."""
     size = self.image_size
-    h = jn.encode_input(x, T=self.T, kind="image", sample_shape=(size, size, 1),
-                        who="DigitsConvNet")
-    s1 = self.sn1(self.bn1(self.conv1(h)))               # [T, B, S, S, C1]
-    h = jn.avg_pool(s1, 2) if self.pool1 else s1
-    h = self.sn2(self.bn2(self.conv2(h)))
-    logits = self.fc(jn.flatten(jn.avg_pool(h, 2)))      # [T, B, 10]
-    if self.sb is None:
-      return logits
-    return [logits, self.sb(s1)]
+    return jn.encode_input(x, T=self.T, kind="image", sample_shape=(size, size, 1),
+                           who="DigitsConvNet")
+
+  def stage(self, i: int, h: jax.Array) -> jax.Array:
+    """Stage 0: conv -> BN -> SN (``[T, B, S, S, C1]`` spikes); stage 1: (pool) conv -> BN -> SN."""
+    if i == 0:
+      return self.sn1(self.bn1(self.conv1(h)))
+    h = jn.avg_pool(h, 2) if self.pool1 else h
+    return self.sn2(self.bn2(self.conv2(h)))
+
+  def head(self, h: jax.Array) -> jax.Array:
+    """Last spikes -> logits ``[T, B, classes]``."""
+    return self.fc(jn.flatten(jn.avg_pool(h, 2)))
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """Images ``[B, S, S, 1]`` -> logits ``[T, B, classes]``."""
+    return self.head(self.stage(1, self.stage(0, self.embed(x))))
 
 
-class _SurrogateModule(nnx.Module):
+class SurrogateModule(nnx.Module):
   """SML-style ANN branch: spikes ``[T, B, H, W, C]`` -> firing rate (mean over T) -> Conv 3x3/2
   (pad 1, no bias, kaiming fan-out) -> BN -> LeakyReLU(0.01) -> AdaptiveAvgPool 2x2 -> Linear
   ``4W -> classes``: logits ``[B, classes]``."""
@@ -175,3 +160,8 @@ class _SurrogateModule(nnx.Module):
     rate = jnp.mean(spikes, axis=0)                      # [B, H, W, C]
     h = jax.nn.leaky_relu(self.bn(self.conv(rate)), 0.01)
     return self.fc(jn.flatten(jn.adaptive_avg_pool(h, 2)))
+
+
+def small_surrogate_module(cin: int, num_classes: int, *, rngs: nnx.Rngs) -> SurrogateModule:
+  """The digits/MNIST surrogate module of width 32 (``jsnn.methods.sml(module_factory=...)``)."""
+  return SurrogateModule(cin, 32, num_classes, rngs=rngs)

@@ -11,9 +11,13 @@ Data: ``sklearn.datasets.load_digits`` (1797 images, no download), stratified 80
 * ``tet``: TET's LIF, TET loss (lambda 1e-3, phi 1);
 * ``clif``: the CLIF neuron, CLIF's loss (lambda 0.05, constant target 1);
 * ``adali``: AdaLi's IF; its surrogate window widths shrink per epoch (log schedule 1.5 -> 0.3)
-  as traced ``method_state`` (no recompilation); CE of the time-mean logits;
-* ``psg`` [R]: TET's LIF with a learnable Sigmoid surrogate slope (``sg_rho``, bounded to
-  [1, 10]) trained by its own Adam (lr 1e-2) through ``optax.partition`` + ``psg_label_fn``.
+  as traced per-epoch values (no recompilation); CE of the time-mean logits;
+* ``psg`` [R]: TET's LIF with a learnable Sigmoid surrogate slope (``sn.sg.rho``, bounded to
+  [1, 10]) trained by its own Adam (lr 1e-2) through ``optax.partition`` + ``psg_label_fn``;
+* ``pda`` [R]: SDT plus PDA's potential-distribution penalty (λ 1e-3) on the spiking layer;
+* ``tit``: TET with time inheritance training, T = 2 for 5 epochs then T = 4 (a reconstruction).
+
+Each is a ``jsnn.methods`` value (``config.method`` / ``config.method_kw``).
 
 Run (from the repo root)::
 
@@ -39,12 +43,16 @@ from flax import nnx
 import jsnn
 from experiments.configs import common
 
+# method -> the model's neuron preset and the jsnn.methods name and arguments.
 METHODS = {
-    "sdt": dict(neuron="tet_lif", loss="sdt", loss_kw={}),
-    "tet": dict(neuron="tet_lif", loss="tet", loss_kw=dict(lamb=1e-3, phi=1.0)),
-    "clif": dict(neuron="clif", loss="clif_loss", loss_kw=dict(lamb=0.05)),
-    "adali": dict(neuron="adali_if", loss="sdt", loss_kw={}),
-    "psg": dict(neuron="tet_lif", loss="sdt", loss_kw={}),
+    "sdt": dict(neuron="tet_lif", method="sdt", method_kw={}),
+    "tet": dict(neuron="tet_lif", method="tet", method_kw=dict(lamb=1e-3, phi=1.0)),
+    "clif": dict(neuron="clif", method="clif", method_kw=dict(lamb=0.05)),
+    "adali": dict(neuron="adali_if", method="adali", method_kw={}),
+    "psg": dict(neuron="tet_lif", method="psg", method_kw=dict(lr=1e-2)),
+    "pda": dict(neuron="tet_lif", method="sdt+pda", method_kw=dict(sdt={}, pda=dict(lam=1e-3))),
+    "tit": dict(neuron="tet_lif", method="tet+tit",
+                method_kw=dict(tet=dict(lamb=1e-3, phi=1.0), tit=dict(stages=((2, 5), (4, 10))))),
 }
 
 
@@ -58,18 +66,13 @@ def get_config(arg: str | None = None):
   c.seed = arg.seed
   c.num_epochs = 15
   c.model_name = "experiments.configs.digits_mlp:SpikingMLP"
-  c.model = dict(hidden=arg.hidden, T=arg.T, neuron=method["neuron"],
-                 psg=arg.method == "psg")
-  c.loss, c.loss_kw = method["loss"], method["loss_kw"]
+  c.model = dict(hidden=arg.hidden, T=arg.T, neuron=method["neuron"])
+  c.method, c.method_kw = method["method"], method["method_kw"]
   c.input.name = "experiments.configs.digits_mlp:digits_data"
   c.input.batch_size = 64
   c.input.eval_batch_size = 360
   c.input.split_seed = 0
   c.optimizer.update(name="adam", lr=3e-3, schedule="cosine", schedule_unit="epoch")
-  if arg.method == "adali":
-    common.set_adali_schedule(c)
-  if arg.method == "psg":
-    c.optimizer.surrogate = dict(name="adam", lr=1e-2, clip_min=-8.0, clip_max=8.0)
   c.log_every_steps = 22
   if arg.runlocal:
     common.shrink_for_runlocal(c)
@@ -83,42 +86,44 @@ class SpikingMLP(nnx.Module):
     in_features, hidden, num_classes: layer sizes.
     T: number of time steps (the input is repeated T times: direct encoding).
     neuron: name of a ``jsnn.neurons`` preset (``tet_lif``, ``clif``, ``adali_if``, ...).
-    psg: learn the slope of a Sigmoid surrogate (a ``nnx.Param`` named ``sg_rho``, mapped to
-      [1, 10] by ``BoundedSigmoidMap``), PSG's reconstruction R1.
     rngs: ``nnx.Rngs`` for the initial weights.
+
+  A method (``jsnn.methods``) changes the spiking layer's neuron or surrogate from outside. The
+  network is staged (``embed`` -> ``stage(0)`` -> ``head``), so SML's surrogate modules can read
+  the spiking layer's firing rate.
   """
 
   def __init__(self, *, in_features: int = 64, hidden: int = 128, num_classes: int = 10,
-               T: int = 4, neuron: str = "tet_lif", psg: bool = False, rngs: nnx.Rngs):
+               T: int = 4, neuron: str = "tet_lif", rngs: nnx.Rngs):
     if not callable(getattr(jsnn.neurons, neuron, None)):
       raise ValueError(f"unknown neuron preset {neuron!r}.")
     # No bias before BatchNorm: BN removes it, and Adam would only amplify its ~0 gradient noise.
     self.fc1 = nnx.Linear(in_features, hidden, use_bias=False, rngs=rngs)
     self.bn1 = nnx.BatchNorm(hidden, rngs=rngs)
     self.fc2 = nnx.Linear(hidden, num_classes, rngs=rngs)
-    self.T, self.neuron, self.psg = T, neuron, psg
-    if psg:
-      sg = jsnn.transforms.parametric_surrogate(jsnn.surrogate.Sigmoid(), 4.0,
-                                                positivity=self._positivity())
-      self.sg_rho = nnx.Param(jnp.asarray(sg.rho))
+    self.sn = jsnn.nn.SpikingNeuron(getattr(jsnn.neurons, neuron))
+    self.T, self.num_classes = T, num_classes
+    self.stage_channels = (hidden,)
 
-  @staticmethod
-  def _positivity():
-    return jsnn.transforms.BoundedSigmoidMap(1.0, 10.0)
-
-  def __call__(self, x_bd: jax.Array, *, spike_fn=None) -> jax.Array:
-    """Images ``[B, 64]`` -> logits ``[T, B, C]``; ``spike_fn`` overrides the surrogate (AdaLi)."""
+  def embed(self, x_bd: jax.Array) -> jax.Array:
+    """Images ``[B, 64]`` -> input currents ``[T, B, H]`` (repeated, Linear, BatchNorm)."""
     T, B = self.T, x_bd.shape[0]
     x_tbd = jnp.broadcast_to(x_bd[None], (T,) + x_bd.shape)
-    h = self.bn1(self.fc1(x_tbd.reshape(T * B, -1)))
-    neuron = getattr(jsnn.neurons, self.neuron)()
-    if spike_fn is not None:
-      neuron = neuron.replace(spike_fn=spike_fn)
-    elif self.psg:
-      neuron = neuron.replace(spike_fn=jsnn.transforms.ParametricSurrogate(
-          self.sg_rho[...], jsnn.surrogate.Sigmoid(), "alpha", self._positivity()))
-    _, spike_tbh = neuron(h.reshape(T, B, -1))
+    return self.bn1(self.fc1(x_tbd.reshape(T * B, -1))).reshape(T, B, -1)
+
+  def stage(self, i: int, h: jax.Array) -> jax.Array:
+    """The spiking layer: currents ``[T, B, H]`` -> spikes ``[T, B, H]`` (``i = 0``)."""
+    del i
+    return self.sn(h)
+
+  def head(self, spike_tbh: jax.Array) -> jax.Array:
+    """Spikes ``[T, B, H]`` -> logits ``[T, B, C]``."""
+    T, B = spike_tbh.shape[:2]
     return self.fc2(spike_tbh.reshape(T * B, -1)).reshape(T, B, -1)
+
+  def __call__(self, x_bd: jax.Array) -> jax.Array:
+    """Images ``[B, 64]`` -> logits ``[T, B, C]``."""
+    return self.head(self.stage(0, self.embed(x_bd)))
 
 
 def digits_data(input_config, *, seed: int, process_index: int = 0, process_count: int = 1):

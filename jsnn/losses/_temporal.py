@@ -56,39 +56,6 @@ def sdt(logits_tbc: ArrayLike, labels: ArrayLike, *, label_smoothing: ArrayLike 
   return cross_entropy(jnp.mean(logits, axis=0), labels, eps)
 
 
-def tet_ce(logits_tbc: ArrayLike, labels: ArrayLike, *, label_smoothing: ArrayLike = 0.0) -> jax.Array:
-  r"""TET cross-entropy term only: the mean over time of the per-step cross-entropy.
-
-  .. math::
-    \mathcal{L}_{TET} = \frac{1}{T}\sum_{t=1}^{T} \mathrm{CE}(O_t, y)
-
-  This is SpikingJelly's `temporal_efficient_training_cross_entropy(x_seq, y)` (no MSE term), also
-  exported under that name.
-
-  Args:
-    logits_tbc: per-step logits `[T, B, C]`, float.
-    labels: integer class indices `[B]` in [0, C).
-    label_smoothing: ε in [0, 1], PyTorch `CrossEntropyLoss(label_smoothing=ε)` semantics.
-
-  Returns:
-    Scalar loss in the logits' dtype.
-
-  Examples:
-    >>> import jax.numpy as jnp
-    >>> from jsnn import losses
-    >>> round(float(losses.tet_ce(jnp.zeros((4, 2, 10)), jnp.array([3, 7]))), 4)
-    2.3026
-
-  References:
-    Deng et al., ICLR 2022; SpikingJelly `functional.temporal_efficient_training_cross_entropy`.
-  """
-  logits, labels = _checks.time_major(logits_tbc, labels)
-  return _per_step_ce(logits, labels, label_smoothing)
-
-
-temporal_efficient_training_cross_entropy = tet_ce
-
-
 def tet(logits_tbc: ArrayLike, labels: ArrayLike, *, lamb: ArrayLike = 0.0, phi: ArrayLike = 1.0,
         label_smoothing: ArrayLike = 0.0) -> jax.Array:
   r"""Temporal Efficient Training (TET) loss: per-step CE plus an MSE regulariser toward φ.
@@ -98,7 +65,8 @@ def tet(logits_tbc: ArrayLike, labels: ArrayLike, *, lamb: ArrayLike = 0.0, phi:
       \;+\; λ\,\frac{1}{TBC}\sum_{t,b,c} (O_{t,b,c} - φ)^2
 
   The MSE pulls every logit (all classes, all steps) toward the constant φ. With a concrete λ = 0 the
-  MSE term is skipped and the result is exactly :func:`tet_ce`. Gradient w.r.t. the logits:
+  MSE term is skipped and the result is the mean per-step CE alone (SpikingJelly's
+  ``temporal_efficient_training_cross_entropy``). Gradient w.r.t. the logits:
   :math:`\frac{1-λ}{TB}(\mathrm{softmax}(O_{t,b}) - \mathrm{onehot}(y_b)) + \frac{2λ}{TBC}(O - φ)`.
 
   Args:
@@ -132,9 +100,9 @@ def tet(logits_tbc: ArrayLike, labels: ArrayLike, *, lamb: ArrayLike = 0.0, phi:
   return (1.0 - lamb) * ce + lamb * jnp.mean(jnp.square(logits - phi))
 
 
-def clif_loss(logits_tbc: ArrayLike, labels: ArrayLike, *, lamb: ArrayLike = 0.05,
-              target: Literal["const", "onehot"] = "const", phi: ArrayLike = 1.0,
-              label_smoothing: ArrayLike = 0.0) -> jax.Array:
+def clif(logits_tbc: ArrayLike, labels: ArrayLike, *, lamb: ArrayLike = 0.05,
+         target: Literal["const", "onehot"] = "const", phi: ArrayLike = 1.0,
+         label_smoothing: ArrayLike = 0.0) -> jax.Array:
   r"""CLIF training loss: per-step CE plus λ·MSE to a constant or to the one-hot label.
 
   .. math::
@@ -164,7 +132,7 @@ def clif_loss(logits_tbc: ArrayLike, labels: ArrayLike, *, lamb: ArrayLike = 0.0
     >>> import jax.numpy as jnp
     >>> from jsnn import losses
     >>> logits = jnp.zeros((4, 2, 10))
-    >>> round(float(losses.clif_loss(logits, jnp.array([3, 7]), target="onehot")), 4)
+    >>> round(float(losses.clif(logits, jnp.array([3, 7]), target="onehot")), 4)
     2.1925
 
   References:
@@ -179,13 +147,13 @@ def clif_loss(logits_tbc: ArrayLike, labels: ArrayLike, *, lamb: ArrayLike = 0.0
   if target == "const":
     residual = logits - _checks.scalar("phi", phi, logits.dtype)
   else:
-    onehot = jax.nn.one_hot(labels, logits.shape[-1], dtype=logits.dtype)
+    onehot = _checks.target_probs(labels, logits.shape[-1], logits.dtype)
     residual = logits - onehot[None]
   return (1.0 - lamb) * ce + lamb * jnp.mean(jnp.square(residual))
 
 
-def mix_loss(logits_tbc: ArrayLike, labels: ArrayLike, *, lamb: ArrayLike,
-             label_smoothing: ArrayLike = 0.0) -> jax.Array:
+def mix(logits_tbc: ArrayLike, labels: ArrayLike, *, lamb: ArrayLike,
+        label_smoothing: ArrayLike = 0.0) -> jax.Array:
   r"""AdaLi "mix" loss: MSE to the one-hot label plus CE, both on the time-averaged logits.
 
   .. math::
@@ -206,7 +174,7 @@ def mix_loss(logits_tbc: ArrayLike, labels: ArrayLike, *, lamb: ArrayLike,
     >>> import jax.numpy as jnp
     >>> from jsnn import losses
     >>> logits = jnp.zeros((4, 2, 10))
-    >>> round(float(losses.mix_loss(logits, jnp.array([3, 7]), lamb=0.2)), 4)  # 0.2·0.1 + 0.8·log 10
+    >>> round(float(losses.mix(logits, jnp.array([3, 7]), lamb=0.2)), 4)  # 0.2·0.1 + 0.8·log 10
     1.8621
 
   References:
@@ -217,6 +185,6 @@ def mix_loss(logits_tbc: ArrayLike, labels: ArrayLike, *, lamb: ArrayLike,
   lamb = _checks.scalar("lamb", lamb, logits.dtype, low=0.0, high=1.0)
   eps = _smoothing(label_smoothing, logits.dtype)
   mean_logits = jnp.mean(logits, axis=0)
-  onehot = jax.nn.one_hot(labels, logits.shape[-1], dtype=logits.dtype)
+  onehot = _checks.target_probs(labels, logits.shape[-1], logits.dtype)
   mse = jnp.mean(jnp.square(mean_logits - onehot))
   return lamb * mse + (1.0 - lamb) * cross_entropy(mean_logits, labels, eps)

@@ -12,25 +12,28 @@ from flax import nnx
 
 import jsnn.neurons
 import jsnn.nn as jn
+from jsnn._renamed import renamed_kwargs
 from jsnn.neurons import Neuron
 from jsnn.nn._remat import remat_call
 
-__all__ = ["NeuronOptions", "ConvNorm", "check_input", "spatial_mean", "preset", "apply_spike_fn",
-           "REMAT_MODES", "check_memory_options", "remat_call",
-           "call"]
+__all__ = ["Options", "ConvNorm", "check_input", "spatial_mean", "preset", "REMAT_MODES",
+           "check_memory_options", "check_moved", "remat_call", "call"]
 
 # The ``remat`` values every zoo model accepts (an int k is chunked time with chunks of k steps).
 REMAT_MODES = (None, "layer", "step", "<int k >= 1>")
 
 
 def check_memory_options(remat, residuals, dtype, *, who: str) -> None:
-  """Validates a model's ``remat`` / ``residuals`` / ``dtype``; the error lists the valid values."""
-  chunk = isinstance(remat, int) and not isinstance(remat, bool) and remat >= 1
-  if not (remat in (None, "layer", "step") or chunk):
-    raise ValueError(f"{who}: remat must be one of {REMAT_MODES}, got {remat!r}.")
-  if residuals not in jsnn.neurons.RESIDUALS:
-    raise ValueError(f"{who}: residuals must be one of {jsnn.neurons.RESIDUALS}, got "
-                     f"{residuals!r}.")
+  """Validates a model's ``remat`` / ``residuals`` / ``dtype``; the error lists the valid values.
+
+  One validator: a model accepts what ``jsnn.neurons.run`` accepts plus ``remat="layer"``.
+  """
+  try:
+    jsnn.neurons.check_memory_options(None if remat == "layer" else remat, residuals, who=who)
+  except ValueError as e:
+    if "remat" in str(e):
+      raise ValueError(f"{who}: remat must be one of {REMAT_MODES}, got {remat!r}.") from None
+    raise
   if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
     raise TypeError(f"{who}: dtype must be None or a floating dtype (e.g. jnp.bfloat16), got "
                     f"{dtype!r}.")
@@ -42,32 +45,79 @@ def call(module: Callable, x: jax.Array) -> jax.Array:
 
 
 @dataclasses.dataclass(frozen=True)
-class NeuronOptions:
-  """How a model builds each spiking layer (any neuron on any architecture).
+class Options:
+  """Everything about a zoo model that is not its architecture: one value for every ``Model``.
+
+  ``Model(num_classes=10, T=4, options=jsnn.models.Options(spike_fn=Sigmoid(), remat="layer"),
+  rngs=...)``. A model's constructor takes its architecture arguments and this value; per-layer
+  switches after construction use NNX attribute setting, e.g. ``model.set_attributes(
+  jsnn.nn.SpikingNeuron, unroll=True)``, and a training method changes neurons and surrogates
+  through ``jsnn.methods`` (``jsnn.nn.set_neuron`` / ``set_spike_fn``).
 
   Attributes:
-    neuron: a ``jsnn.neurons.Neuron`` or a factory (``jsnn.neurons.clif``).
-    surrogate: replaces the neuron's surrogate (e.g. AdaLi's in VGGSNN); None keeps it.
+    neuron: a ``jsnn.neurons.Neuron`` or a factory (``jsnn.neurons.clif``); None: the model's own
+      (each model documents it: TET's LIF for TET's models, CLIF for CLIF's, ...).
+    spike_fn: replaces the neuron's surrogate spike function; None keeps it.
     learnable: neuron constants to learn per layer (``("w",)`` for PLIF).
-    learn_surrogate: learn the surrogate's shape parameters (PSG).
-    remat: the model's ``remat``; ``"step"`` / an int reach every neuron's time scan
-      (``"layer"`` is applied by the model around whole blocks).
-    residuals: every neuron's ``residuals`` (``"default"`` / ``"minimal"``).
+    learn_surrogate: learn the spike function's shape parameters (PSG).
+    remat: memory-bounded BPTT, one of :data:`REMAT_MODES`: None (plain autodiff); ``"layer"``:
+      every conv -> norm -> neuron unit or block is rematerialised (the backward keeps only its
+      input); ``"step"``: each neuron step; an int ``k``: chunked time in every neuron
+      (``T % k == 0``). Gradients are unchanged.
+    residuals: every neuron's ``residuals`` (``"default"`` / ``"minimal"``, see
+      :func:`jsnn.neurons.run`).
+    dtype: compute dtype of the convs and linears that read spikes (e.g. ``jnp.bfloat16``; operands
+      cast, float32 accumulation, see :class:`jsnn.nn.Conv`). The first conv, which reads the
+      analog input, the norms and the membrane potentials stay in the input's dtype (float32): the
+      image rounded to bfloat16 alone flips ~0.14% of first-layer spikes. None: no casts.
+
+  Raises:
+    ValueError / TypeError: a bad ``remat``, ``residuals`` or ``dtype`` (at construction).
   """
 
-  neuron: Neuron | Callable[[], Neuron]
-  surrogate: Any = None
+  neuron: Neuron | Callable[[], Neuron] | None = None
+  spike_fn: Any = None
   learnable: tuple[str, ...] = ()
   learn_surrogate: bool = False
   remat: str | int | None = None
   residuals: str = "default"
+  dtype: Any = None
+
+  def __post_init__(self):
+    object.__setattr__(self, "learnable", tuple(self.learnable))
+    check_memory_options(self.remat, self.residuals, self.dtype, who="jsnn.models.Options")
+
+  def resolve(self, default_neuron: Neuron | Callable[[], Neuron]) -> "Options":
+    """These options with ``neuron`` set to ``default_neuron`` where it is None."""
+    if self.neuron is not None:
+      return self
+    return dataclasses.replace(self, neuron=default_neuron)
+
+  @property
+  def remat_layers(self) -> bool:
+    """Whether whole units/blocks are rematerialised (``remat="layer"``)."""
+    return self.remat == "layer"
 
   def layer(self) -> jn.SpikingNeuron:
     """A new spiking layer (its own constants / learned parameters)."""
-    return jn.SpikingNeuron(self.neuron, spike_fn=self.surrogate, learnable=tuple(self.learnable),
+    if self.neuron is None:
+      raise ValueError("Options.layer: no neuron; call options.resolve(default_neuron) first.")
+    return jn.SpikingNeuron(self.neuron, spike_fn=self.spike_fn, learnable=self.learnable,
                             learn_surrogate=self.learn_surrogate,
                             remat=None if self.remat == "layer" else self.remat,
                             residuals=self.residuals)
+
+
+# The constructor arguments that moved into Options (an old call names the new spelling).
+MOVED_TO_OPTIONS = {name: f"options=jsnn.models.Options({new}=...)" for name, new in (
+    ("neuron", "neuron"), ("surrogate", "spike_fn"), ("spike_fn", "spike_fn"),
+    ("learnable", "learnable"), ("learn_surrogate", "learn_surrogate"), ("remat", "remat"),
+    ("residuals", "residuals"), ("dtype", "dtype"))}
+
+
+def check_moved(who: str, kwargs: dict) -> None:
+  """Raises ``TypeError`` for constructor arguments that are now fields of :class:`Options`."""
+  renamed_kwargs(who, kwargs, MOVED_TO_OPTIONS)
 
 
 class ConvNorm(nnx.Module):
@@ -117,14 +167,3 @@ def preset(model: Callable, doc: str, **kwargs) -> functools.partial:
   p = functools.partial(model, **kwargs)
   p.__doc__ = doc
   return p
-
-
-def apply_spike_fn(model: nnx.Module, spike_fn: Any) -> None:
-  """The ``spike_fn=`` call option of every zoo model: sets the surrogate of all spiking layers.
-
-  The trainer passes per-epoch values this way (AdaLi: ``{"spike_fn": adali_surrogate(e, E)}`` in
-  ``method_state``). Inside ``jit`` the surrogate must be of the family the model was built with.
-  Do not combine with ``learn_surrogate=True`` (the learned values would be overwritten).
-  """
-  if spike_fn is not None:
-    jn.set_surrogate(model, spike_fn)

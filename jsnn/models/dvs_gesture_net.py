@@ -18,7 +18,7 @@ References:
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -26,8 +26,7 @@ from flax import nnx
 
 import jsnn.neurons
 import jsnn.nn as jn
-from jsnn.models._common import (ConvNorm, NeuronOptions, apply_spike_fn, check_input,
-                                  check_memory_options, preset, remat_call)
+from jsnn.models._common import (ConvNorm, Options, check_input, check_moved, preset, remat_call)
 
 __all__ = ["Model", "DVSGestureNet", "voting"]
 
@@ -45,7 +44,6 @@ class Model(nnx.Module):
   Args:
     num_classes: classes (11).
     T: time steps (16 in AdaLi's command).
-    neuron, surrogate, learnable, learn_surrogate: neuron options (default ``adali_lif``).
     channels: conv width (128).
     num_convs: conv stages (5).
     hidden: hidden dense width (512).
@@ -53,31 +51,21 @@ class Model(nnx.Module):
     dropout: dropout rate of the two dense dropouts (0.5).
     norm: normalisation kind (``"time_merged"``).
     input_kind, input_size, in_channels: expected input (``"frames"``, ``(128, 128)``, 2).
-    remat: memory-bounded BPTT, one of ``jsnn.models._common.REMAT_MODES``: None (plain
-      autodiff); ``"layer"``: rematerialise every conv -> BN -> neuron -> max-pool stage
-      (the backward keeps only its input); ``"step"``: each neuron step rematerialised; an int
-      ``k``: chunked time in every neuron (``T % k == 0``). Gradients are unchanged.
-    residuals: every neuron's ``residuals`` (``"default"`` / ``"minimal"``, see
-      :func:`jsnn.neurons.run`).
-    dtype: compute dtype of the convs and linears that read spikes (e.g. ``jnp.bfloat16``;
-      operands cast, float32 accumulation, see :class:`jsnn.nn.Conv`). The first conv, which reads
-      the analog input, norms and membrane potentials stay in the input's dtype (float32): the
-      image rounded to bfloat16 alone flips ~0.14% of first-layer spikes. None: no casts.
+    options: :class:`~jsnn.models.Options` (default neuron ``adali_lif``; ``remat="layer"``
+      rematerialises every conv/norm/neuron unit or block; ``dtype`` is not applied to the first
+      conv, which reads the analog input).
     rngs: NNX streams.
   """
 
-  def __init__(self, *, num_classes: int, T: int,
-               neuron: Any | Callable = jsnn.neurons.adali_lif, surrogate: Any = None,
-               learnable: Sequence[str] = (), learn_surrogate: bool = False,
-               channels: int = 128, num_convs: int = 5, hidden: int = 512,
-               voting_group: int = 10, dropout: float = 0.5, norm: str = "time_merged",
-               input_kind: str = "frames", input_size: Sequence[int] = (128, 128),
-               in_channels: int = 2, remat: str | int | None = None,
-               residuals: str = "default", dtype=None, rngs: nnx.Rngs):
-    check_memory_options(remat, residuals, dtype, who="dvs_gesture_net.Model")
-    neurons = NeuronOptions(neuron, surrogate, tuple(learnable), learn_surrogate, remat,
-                            residuals)
-    self.remat_layers = remat == "layer"
+  def __init__(self, *, num_classes: int, T: int, channels: int = 128, num_convs: int = 5,
+               hidden: int = 512, voting_group: int = 10, dropout: float = 0.5,
+               norm: str = "time_merged", input_kind: str = "frames",
+               input_size: Sequence[int] = (128, 128), in_channels: int = 2,
+               options: Options = Options(), rngs: nnx.Rngs, **moved):
+    check_moved("dvs_gesture_net.Model", moved)
+    neurons = options.resolve(jsnn.neurons.adali_lif)
+    dtype = neurons.dtype
+    self.remat_layers = neurons.remat_layers
     self.T, self.input_kind, self.in_channels = T, input_kind, in_channels
     self.input_size = tuple(input_size)
     self.voting_group = voting_group
@@ -96,17 +84,14 @@ class Model(nnx.Module):
     self.fc2 = jn.Linear(hidden, num_classes * voting_group, dtype=dtype, rngs=rngs)
     self.sn2 = neurons.layer()
 
-  def __call__(self, x: jax.Array, *, spike_fn: Any = None) -> jax.Array:
+  def __call__(self, x: jax.Array) -> jax.Array:
     """Frames ``[T, B, 128, 128, 2]`` -> per-step class rates ``[T, B, classes]``.
-
-    ``spike_fn`` (optional) sets every spiking layer's surrogate for this call (AdaLi schedule).
 
     Raises:
       ValueError: at trace time, for a wrong layout, T, size or channel count.
     """
     h = check_input(x, T=self.T, input_kind=self.input_kind, input_size=self.input_size,
                     in_channels=self.in_channels, who="dvs_gesture_net.Model")
-    apply_spike_fn(self, spike_fn)
     for conv, sn in zip(self.convs, self.conv_sns):
       h = remat_call(self.remat_layers, _stage, conv, sn, h)
     h = self.sn1(self.fc1(self.drop1(jn.flatten(h))))

@@ -23,15 +23,14 @@ References:
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import jax
 from flax import nnx
 
 import jsnn.neurons
 import jsnn.nn as jn
-from jsnn.models._common import (NeuronOptions, apply_spike_fn, call, check_input,
-                                  check_memory_options, preset, remat_call)
+from jsnn.models._common import (Options, call, check_input, check_moved, preset, remat_call)
 
 __all__ = ["Model", "PreActBlock", "ResNet18", "ResNet34"]
 
@@ -40,7 +39,7 @@ class PreActBlock(nnx.Module):
   """Pre-activation spiking BasicBlock (module docstring)."""
 
   def __init__(self, cin: int, cout: int, stride: int, *, dropout: float, norm: str, T: int,
-               neurons: NeuronOptions, dtype=None, rngs: nnx.Rngs):
+               neurons: Options, dtype=None, rngs: nnx.Rngs):
     conv = dict(use_bias=True, kernel_init=jn.kaiming_normal_fan_out(), dtype=dtype, rngs=rngs)
     self.bn1 = jn.make_norm(norm, cin, T=T)
     self.sn1 = neurons.layer()
@@ -65,36 +64,25 @@ class Model(nnx.Module):
   Args:
     num_classes: classes.
     T: time steps (6).
-    neuron, surrogate, learnable, learn_surrogate: neuron options (default CLIF).
     depths, widths: stages (ResNet-18 ``(2, 2, 2, 2)``, ``(64, 128, 256, 512)``).
     dropout: time-shared dropout rate (``neuron_dropout``, 0 in the CIFAR runs).
     norm: normalisation kind (``"per_step"``).
     input_kind, input_size, in_channels: expected input (``"image"``, ``(32, 32)``, 3).
-    remat: memory-bounded BPTT, one of ``jsnn.models._common.REMAT_MODES``: None (plain
-      autodiff), ``"layer"`` (every PreActBlock rematerialised: the backward keeps its input only),
-      ``"step"`` (each neuron step rematerialised) or an int ``k`` (chunked time in every neuron,
-      ``T % k == 0``). Gradients are unchanged.
-    residuals: every neuron's ``residuals`` (``"default"`` / ``"minimal"``, see
-      :func:`jsnn.neurons.run`).
-    dtype: compute dtype of the convs and linears that read spikes (e.g. ``jnp.bfloat16``;
-      operands cast, float32 accumulation, see :class:`jsnn.nn.Conv`). The first conv, which reads
-      the analog input, norms and membrane potentials stay in the input's dtype (float32): the
-      image rounded to bfloat16 alone flips ~0.14% of first-layer spikes. None: no casts.
+    options: :class:`~jsnn.models.Options` (default neuron ``clif``; ``remat="layer"``
+      rematerialises every conv/norm/neuron unit or block; ``dtype`` is not applied to the first
+      conv, which reads the analog input).
     rngs: NNX streams.
   """
 
-  def __init__(self, *, num_classes: int, T: int, neuron: Any | Callable = jsnn.neurons.clif,
-               surrogate: Any = None, learnable: Sequence[str] = (),
-               learn_surrogate: bool = False, depths: Sequence[int] = (2, 2, 2, 2),
+  def __init__(self, *, num_classes: int, T: int, depths: Sequence[int] = (2, 2, 2, 2),
                widths: Sequence[int] = (64, 128, 256, 512), stem_width: int = 64,
                dropout: float = 0.0, norm: str = "per_step", input_kind: str = "image",
                input_size: Sequence[int] = (32, 32), in_channels: int = 3,
-               remat: str | int | None = None,
-               residuals: str = "default", dtype=None, rngs: nnx.Rngs):
-    check_memory_options(remat, residuals, dtype, who="preact_resnet.Model")
-    neurons = NeuronOptions(neuron, surrogate, tuple(learnable), learn_surrogate, remat,
-                            residuals)
-    self.remat_layers = remat == "layer"
+               options: Options = Options(), rngs: nnx.Rngs, **moved):
+    check_moved("preact_resnet.Model", moved)
+    neurons = options.resolve(jsnn.neurons.clif)
+    dtype = neurons.dtype
+    self.remat_layers = neurons.remat_layers
     self.T, self.input_kind, self.in_channels = T, input_kind, in_channels
     self.input_size = tuple(input_size)
     self.conv1 = jn.Conv(in_channels, stem_width, 3, padding=1, use_bias=False,
@@ -114,17 +102,14 @@ class Model(nnx.Module):
     flat = cin * ((side[0] - 4) // 4 + 1) * ((side[1] - 4) // 4 + 1)
     self.linear = jn.Linear(flat, num_classes, bias_init=jn.zeros(), dtype=dtype, rngs=rngs)
 
-  def __call__(self, x: jax.Array, *, spike_fn: Any = None) -> jax.Array:
+  def __call__(self, x: jax.Array) -> jax.Array:
     """Images ``[B, 32, 32, 3]`` -> per-step logits ``[T, B, classes]``.
-
-    ``spike_fn`` (optional) sets every spiking layer's surrogate for this call (AdaLi schedule).
 
     Raises:
       ValueError: at trace time, for a wrong layout, size or channel count.
     """
     h = check_input(x, T=self.T, input_kind=self.input_kind, input_size=self.input_size,
                     in_channels=self.in_channels, who="preact_resnet.Model")
-    apply_spike_fn(self, spike_fn)
     h = self.conv1(h)
     for block in self.blocks:
       h = remat_call(self.remat_layers, call, block, h)

@@ -20,13 +20,13 @@ References:
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 from flax import nnx
 
 import jsnn.neurons
 import jsnn.nn as jn
-from jsnn.models._common import NeuronOptions, preset
+from jsnn.models._common import Options, check_moved, preset
 from jsnn.models._resnet import SpikingResNet
 
 __all__ = ["Model", "ResNet18"]
@@ -38,31 +38,26 @@ class Model(SpikingResNet):
   Args:
     num_classes: classes.
     T: time steps (4).
-    neuron, surrogate, learnable, learn_surrogate: neuron options (default ``adali_if``).
     depths, widths: stages.
     norm: normalisation kind.
     input_kind, input_size, in_channels: expected input (``"image"``, ``(32, 32)``, 3).
-    remat, residuals, dtype: memory and precision options (see ``_resnet.SpikingResNet``).
+    options: :class:`~jsnn.models.Options` (default neuron ``adali_if``).
     rngs: NNX streams.
   """
 
-  def __init__(self, *, num_classes: int, T: int,
-               neuron: Any | Callable = jsnn.neurons.adali_if, surrogate: Any = None,
-               learnable: Sequence[str] = (), learn_surrogate: bool = False,
-               depths: Sequence[int] = (2, 2, 2, 2), widths: Sequence[int] = (64, 128, 256, 512),
-               stem_width: int = 64, norm: str = "time_merged", input_kind: str = "image",
+  def __init__(self, *, num_classes: int, T: int, depths: Sequence[int] = (2, 2, 2, 2),
+               widths: Sequence[int] = (64, 128, 256, 512), stem_width: int = 64,
+               norm: str = "time_merged", input_kind: str = "image",
                input_size: Sequence[int] | None = (32, 32), in_channels: int = 3,
-               remat: str | int | None = None,
-               residuals: str = "default", dtype=None, rngs: nnx.Rngs):
+               options: Options = Options(), rngs: nnx.Rngs, **moved):
+    check_moved("resnet_cifar.Model", moved)
     super().__init__(
         num_classes=num_classes, T=T, depths=depths, widths=widths,
-        strides=(1,) + (2,) * (len(depths) - 1),
-        neurons=NeuronOptions(neuron, surrogate, tuple(learnable), learn_surrogate),
-        stem="cifar", stem_width=stem_width, connect="add",
-        conv_init=jn.kaiming_normal_fan_out(), linear_init=jn.normal(1.0 / widths[-1]),
-        linear_bias_init=jn.zeros(), norm=norm, input_kind=input_kind, input_size=input_size,
-        in_channels=in_channels, name="resnet_cifar.Model", remat=remat, residuals=residuals,
-        dtype=dtype, rngs=rngs)
+        strides=(1,) + (2,) * (len(depths) - 1), stem="cifar", stem_width=stem_width,
+        connect="add",
+        inits=(jn.kaiming_normal_fan_out(), jn.normal(1.0 / widths[-1]), jn.zeros()),
+        norm=norm, input_kind=input_kind, input_size=input_size, in_channels=in_channels,
+        name="resnet_cifar.Model", options=options.resolve(jsnn.neurons.adali_if), rngs=rngs)
 
 
 ResNet18 = preset(Model, "AdaLi resnet18_cifar (CIFAR-10, 32×32×3, IF neurons, T = 4).",

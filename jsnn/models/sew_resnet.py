@@ -22,13 +22,13 @@ References:
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 from flax import nnx
 
 import jsnn.neurons
 import jsnn.nn as jn
-from jsnn.models._common import NeuronOptions, preset
+from jsnn.models._common import Options, check_moved, preset
 from jsnn.models._resnet import SpikingResNet
 
 __all__ = ["Model", "SpikingResNet34", "SEWResNet34", "SpikingResNet18", "SEWResNet18"]
@@ -40,32 +40,26 @@ class Model(SpikingResNet):
   Args:
     num_classes: classes (1000).
     T: time steps (TET: 6 for Spiking ResNet-34, 4 for SEW-ResNet-34).
-    neuron, surrogate, learnable, learn_surrogate: neuron options.
     connect: ``"add"`` (Spiking ResNet) or ``"sew_add"`` (SEW ADD).
     depths, widths, stem_width: stages (ResNet-34: ``(3, 4, 6, 3)``, ``(64, 128, 256, 512)``, 64).
     norm: normalisation kind.
     input_kind, input_size, in_channels: expected input (``"image"``, ``(224, 224)``, 3).
-    remat, residuals, dtype: memory and precision options (see ``_resnet.SpikingResNet``).
+    options: :class:`~jsnn.models.Options` (default neuron: TET's LIF).
     rngs: NNX streams.
   """
 
-  def __init__(self, *, num_classes: int, T: int,
-               neuron: Any | Callable = jsnn.neurons.tet_lif, surrogate: Any = None,
-               learnable: Sequence[str] = (), learn_surrogate: bool = False,
-               connect: str = "sew_add", depths: Sequence[int] = (3, 4, 6, 3),
-               widths: Sequence[int] = (64, 128, 256, 512), stem_width: int = 64,
-               norm: str = "time_merged", input_kind: str = "image",
+  def __init__(self, *, num_classes: int, T: int, connect: str = "sew_add",
+               depths: Sequence[int] = (3, 4, 6, 3), widths: Sequence[int] = (64, 128, 256, 512),
+               stem_width: int = 64, norm: str = "time_merged", input_kind: str = "image",
                input_size: Sequence[int] | None = (224, 224), in_channels: int = 3,
-               remat: str | int | None = None,
-               residuals: str = "default", dtype=None, rngs: nnx.Rngs):
+               options: Options = Options(), rngs: nnx.Rngs, **moved):
+    check_moved("sew_resnet.Model", moved)
     super().__init__(
         num_classes=num_classes, T=T, depths=depths, widths=widths,
-        strides=(1,) + (2,) * (len(depths) - 1),
-        neurons=NeuronOptions(neuron, surrogate, tuple(learnable), learn_surrogate),
-        stem="imagenet_maxpool", stem_width=stem_width, connect=connect,
-        conv_init=jn.kaiming_normal_fan_out(), norm=norm, input_kind=input_kind,
-        input_size=input_size, in_channels=in_channels, name="sew_resnet.Model", remat=remat,
-        residuals=residuals, dtype=dtype, rngs=rngs)
+        strides=(1,) + (2,) * (len(depths) - 1), stem="imagenet_maxpool",
+        stem_width=stem_width, connect=connect, inits=(jn.kaiming_normal_fan_out(), None, None),
+        norm=norm, input_kind=input_kind, input_size=input_size, in_channels=in_channels,
+        name="sew_resnet.Model", options=options.resolve(jsnn.neurons.tet_lif), rngs=rngs)
 
 
 SpikingResNet34 = preset(Model, "Spiking ResNet-34 (ImageNet 224×224; TET row: T = 6).",

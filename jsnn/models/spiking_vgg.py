@@ -23,15 +23,15 @@ References:
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import jax
 from flax import nnx
 
 import jsnn.neurons
 import jsnn.nn as jn
-from jsnn.models._common import (ConvNorm, NeuronOptions, apply_spike_fn, call, check_input,
-                                  check_memory_options, preset, remat_call)
+from jsnn.models._common import (ConvNorm, Options, call, check_input, check_moved, preset,
+                                 remat_call)
 
 __all__ = ["Model", "VGG11", "VGG13", "VGG11DVSCIFAR10", "VGG11Gesture", "VGG13TinyImageNet",
            "CFGS"]
@@ -46,7 +46,7 @@ CFGS = {
 class _ConvUnit(nnx.Module):
   """``Conv2d(k3, p1, bias=0-init) -> BN -> neuron -> Dropout``."""
 
-  def __init__(self, cin, cout, *, dropout, norm, T, neurons: NeuronOptions, dtype, rngs):
+  def __init__(self, cin, cout, *, dropout, norm, T, neurons: Options, dtype, rngs):
     self.cn = ConvNorm(cin, cout, 3, padding=1, use_bias=True,
                        kernel_init=jn.kaiming_normal_fan_out(), bias_init=jn.zeros(), norm=norm,
                        T=T, dtype=dtype, rngs=rngs)
@@ -63,36 +63,25 @@ class Model(nnx.Module):
   Args:
     num_classes: classes.
     T: time steps (DVS-CIFAR10 10, Gesture 20, Tiny-ImageNet 6).
-    neuron, surrogate, learnable, learn_surrogate: neuron options (default CLIF).
     cfg: stage plan (``CFGS["VGG11"]`` / ``CFGS["VGG13"]``; ints are conv widths, ``"M"`` pools).
     dropout: time-shared dropout rate after every neuron.
     norm: normalisation kind (``"per_step"`` as CLIF).
     pool_size: adaptive pool output (7).
     input_kind, input_size, in_channels: expected input (``"frames"``, ``(48, 48)``, 2).
-    remat: memory-bounded BPTT, one of ``jsnn.models._common.REMAT_MODES``: None (plain
-      autodiff); ``"layer"``: rematerialise every conv -> BN -> neuron -> dropout unit
-      (the backward keeps only its input); ``"step"``: each neuron step rematerialised; an int
-      ``k``: chunked time in every neuron (``T % k == 0``). Gradients are unchanged.
-    residuals: every neuron's ``residuals`` (``"default"`` / ``"minimal"``, see
-      :func:`jsnn.neurons.run`).
-    dtype: compute dtype of the convs and linears that read spikes (e.g. ``jnp.bfloat16``;
-      operands cast, float32 accumulation, see :class:`jsnn.nn.Conv`). The first conv, which reads
-      the analog input, norms and membrane potentials stay in the input's dtype (float32): the
-      image rounded to bfloat16 alone flips ~0.14% of first-layer spikes. None: no casts.
+    options: :class:`~jsnn.models.Options` (default neuron ``clif``; ``remat="layer"``
+      rematerialises every conv/norm/neuron unit or block; ``dtype`` is not applied to the first
+      conv, which reads the analog input).
     rngs: NNX streams (``params``; ``dropout`` or ``default`` for the masks).
   """
 
-  def __init__(self, *, num_classes: int, T: int, neuron: Any | Callable = jsnn.neurons.clif,
-               surrogate: Any = None, learnable: Sequence[str] = (),
-               learn_surrogate: bool = False, cfg: Sequence = CFGS["VGG11"],
+  def __init__(self, *, num_classes: int, T: int, cfg: Sequence = CFGS["VGG11"],
                dropout: float = 0.0, norm: str = "per_step", pool_size: int = 7,
                input_kind: str = "frames", input_size: Sequence[int] | None = (48, 48),
-               in_channels: int = 2, remat: str | int | None = None,
-               residuals: str = "default", dtype=None, rngs: nnx.Rngs):
-    check_memory_options(remat, residuals, dtype, who="spiking_vgg.Model")
-    neurons = NeuronOptions(neuron, surrogate, tuple(learnable), learn_surrogate, remat,
-                            residuals)
-    self.remat_layers = remat == "layer"
+               in_channels: int = 2, options: Options = Options(), rngs: nnx.Rngs, **moved):
+    check_moved("spiking_vgg.Model", moved)
+    neurons = options.resolve(jsnn.neurons.clif)
+    dtype = neurons.dtype
+    self.remat_layers = neurons.remat_layers
     self.T, self.input_kind, self.in_channels = T, input_kind, in_channels
     self.input_size = None if input_size is None else tuple(input_size)
     self.cfg = tuple(tuple(stage) for stage in cfg)
@@ -109,17 +98,14 @@ class Model(nnx.Module):
                                 kernel_init=jn.normal(0.01), bias_init=jn.zeros(), dtype=dtype,
                                 rngs=rngs)
 
-  def __call__(self, x: jax.Array, *, spike_fn: Any = None) -> jax.Array:
+  def __call__(self, x: jax.Array) -> jax.Array:
     """Frames ``[T, B, H, W, C]`` (or images ``[B, H, W, C]``) -> logits ``[T, B, classes]``.
-
-    ``spike_fn`` (optional) sets every spiking layer's surrogate for this call (AdaLi schedule).
 
     Raises:
       ValueError: at trace time, for a wrong layout, T, size or channel count.
     """
     h = check_input(x, T=self.T, input_kind=self.input_kind, input_size=self.input_size,
                     in_channels=self.in_channels, who="spiking_vgg.Model")
-    apply_spike_fn(self, spike_fn)
     units = iter(self.units)
     for stage in self.cfg:
       for item in stage:

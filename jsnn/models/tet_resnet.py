@@ -22,12 +22,12 @@ References:
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 from flax import nnx
 
 import jsnn.neurons
-from jsnn.models._common import NeuronOptions, preset
+from jsnn.models._common import Options, check_moved, preset
 from jsnn.models._resnet import SpikingResNet
 
 __all__ = ["Model", "ResNet19"]
@@ -39,33 +39,27 @@ class Model(SpikingResNet):
   Args:
     num_classes: classes (10 / 100).
     T: time steps (2, 4, 6 in the paper).
-    neuron: neuron or factory (default TET's LIF: decay 0.5, hard reset, ``Triangle(1)``).
-    surrogate: replaces the neuron's surrogate.
-    learnable: neuron constants to learn per layer; learn_surrogate: learn surrogate shapes.
     depths, widths, stem_width, head_hidden: architecture (ResNet-19: ``(3, 3, 2)``,
       ``(128, 256, 512)``, 64, 256).
     norm: normalisation kind (``"time_merged"`` as TET).
     input_kind, input_size, in_channels: expected input (``"image"``, ``(32, 32)``, 3).
-    remat, residuals, dtype: memory and precision options (see ``_resnet.SpikingResNet``).
+    options: :class:`~jsnn.models.Options` (default neuron: TET's LIF, decay 0.5, hard reset,
+      ``Triangle(1)``).
     rngs: NNX streams.
   """
 
-  def __init__(self, *, num_classes: int, T: int,
-               neuron: Any | Callable = jsnn.neurons.tet_lif, surrogate: Any = None,
-               learnable: Sequence[str] = (), learn_surrogate: bool = False,
-               depths: Sequence[int] = (3, 3, 2), widths: Sequence[int] = (128, 256, 512),
-               stem_width: int = 64, head_hidden: int = 256, norm: str = "time_merged",
-               input_kind: str = "image", input_size: Sequence[int] | None = (32, 32),
-               in_channels: int = 3, remat: str | int | None = None,
-               residuals: str = "default", dtype=None, rngs: nnx.Rngs):
+  def __init__(self, *, num_classes: int, T: int, depths: Sequence[int] = (3, 3, 2),
+               widths: Sequence[int] = (128, 256, 512), stem_width: int = 64,
+               head_hidden: int = 256, norm: str = "time_merged", input_kind: str = "image",
+               input_size: Sequence[int] | None = (32, 32), in_channels: int = 3,
+               options: Options = Options(), rngs: nnx.Rngs, **moved):
+    check_moved("tet_resnet.Model", moved)
     super().__init__(
         num_classes=num_classes, T=T, depths=depths, widths=widths,
-        strides=(1,) + (2,) * (len(depths) - 1),
-        neurons=NeuronOptions(neuron, surrogate, tuple(learnable), learn_surrogate),
-        stem="cifar", stem_width=stem_width, connect="add", head_hidden=head_hidden,
-        conv_init=None, norm=norm, input_kind=input_kind, input_size=input_size,
-        in_channels=in_channels, name="tet_resnet.Model", remat=remat, residuals=residuals,
-        dtype=dtype, rngs=rngs)
+        strides=(1,) + (2,) * (len(depths) - 1), stem="cifar", stem_width=stem_width,
+        connect="add", head_hidden=head_hidden, norm=norm, input_kind=input_kind,
+        input_size=input_size, in_channels=in_channels, name="tet_resnet.Model",
+        options=options.resolve(jsnn.neurons.tet_lif), rngs=rngs)
 
 
 ResNet19 = preset(Model, "TET ResNet-19 (CIFAR-10/100, 32×32×3 images, direct encoding).",

@@ -19,15 +19,15 @@ References:
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import jax
 from flax import nnx
 
 import jsnn.neurons
 import jsnn.nn as jn
-from jsnn.models._common import (ConvNorm, NeuronOptions, apply_spike_fn, call, check_input,
-                                  check_memory_options, preset, remat_call)
+from jsnn.models._common import (ConvNorm, Options, call, check_input, check_moved, preset,
+                                 remat_call)
 
 __all__ = ["Model", "VGGSNN", "VGGSNNwoAP", "CFG_VGGSNN", "CFG_VGGSNN_WOAP"]
 
@@ -50,7 +50,7 @@ def _out_size(size: int, cfg) -> int:
 class _Layer(nnx.Module):
   """TET ``Layer``: ``Conv2d(k3, s, p1, bias) -> BN -> LIF``."""
 
-  def __init__(self, cin, cout, stride, *, norm, T, neurons: NeuronOptions, dtype, rngs):
+  def __init__(self, cin, cout, stride, *, norm, T, neurons: Options, dtype, rngs):
     self.cn = ConvNorm(cin, cout, 3, stride=stride, padding=1, use_bias=True,
                        kernel_init=jn.kaiming_normal_fan_out(), norm=norm, T=T, dtype=dtype,
                        rngs=rngs)
@@ -66,34 +66,23 @@ class Model(nnx.Module):
   Args:
     num_classes: classes (10).
     T: time steps (10 frames).
-    neuron, surrogate, learnable, learn_surrogate: neuron options (default TET's LIF).
     cfg: layer plan (:data:`CFG_VGGSNN` or :data:`CFG_VGGSNN_WOAP`).
     norm: normalisation kind (``"time_merged"``).
     input_kind, input_size, in_channels: expected input (``"frames"``, ``(48, 48)``, 2).
-    remat: memory-bounded BPTT, one of :data:`jsnn.models._common.REMAT_MODES`: None (plain
-      autodiff), ``"layer"`` (``nnx.remat`` on every conv -> BN -> LIF layer: the backward keeps
-      only layer inputs and recomputes each layer), ``"step"`` (rematerialise each neuron step) or
-      an int ``k`` (chunked time in every neuron, ``T % k == 0``). Gradients are unchanged.
-    residuals: every neuron's ``residuals`` (``"default"`` / ``"minimal"``, see
-      :func:`jsnn.neurons.run`).
-    dtype: compute dtype of the convs and linears that read spikes (e.g. ``jnp.bfloat16``;
-      operands cast, float32 accumulation, see :class:`jsnn.nn.Conv`). The first conv, which reads
-      the analog input, norms and membrane potentials stay in the input's dtype (float32): the
-      image rounded to bfloat16 alone flips ~0.14% of first-layer spikes. None: no casts.
+    options: :class:`~jsnn.models.Options` (default neuron ``tet_lif``; ``remat="layer"``
+      rematerialises every conv/norm/neuron unit or block; ``dtype`` is not applied to the first
+      conv, which reads the analog input).
     rngs: NNX streams.
   """
 
-  def __init__(self, *, num_classes: int, T: int,
-               neuron: Any | Callable = jsnn.neurons.tet_lif, surrogate: Any = None,
-               learnable: Sequence[str] = (), learn_surrogate: bool = False,
-               cfg: Sequence = CFG_VGGSNN, norm: str = "time_merged",
-               input_kind: str = "frames", input_size: Sequence[int] = (48, 48),
-               in_channels: int = 2, remat: str | int | None = None,
-               residuals: str = "default", dtype=None, rngs: nnx.Rngs):
-    check_memory_options(remat, residuals, dtype, who="vggsnn.Model")
-    neurons = NeuronOptions(neuron, surrogate, tuple(learnable), learn_surrogate, remat,
-                            residuals)
-    self.remat_layers = remat == "layer"
+  def __init__(self, *, num_classes: int, T: int, cfg: Sequence = CFG_VGGSNN,
+               norm: str = "time_merged", input_kind: str = "frames",
+               input_size: Sequence[int] = (48, 48), in_channels: int = 2,
+               options: Options = Options(), rngs: nnx.Rngs, **moved):
+    check_moved("vggsnn.Model", moved)
+    neurons = options.resolve(jsnn.neurons.tet_lif)
+    dtype = neurons.dtype
+    self.remat_layers = neurons.remat_layers
     self.T, self.input_kind, self.in_channels = T, input_kind, in_channels
     self.input_size = tuple(input_size)
     self.cfg = tuple(cfg)
@@ -109,17 +98,14 @@ class Model(nnx.Module):
     h, w = (_out_size(s, self.cfg) for s in self.input_size)
     self.classifier = jn.Linear(cin * h * w, num_classes, dtype=dtype, rngs=rngs)
 
-  def __call__(self, x: jax.Array, *, spike_fn: Any = None) -> jax.Array:
+  def __call__(self, x: jax.Array) -> jax.Array:
     """``[T, B, 48, 48, 2]`` frames -> per-step logits ``[T, B, num_classes]``.
-
-    ``spike_fn`` (optional) sets every spiking layer's surrogate for this call (AdaLi schedule).
 
     Raises:
       ValueError: at trace time, for a wrong layout, T, size or channel count.
     """
     h = check_input(x, T=self.T, input_kind=self.input_kind, input_size=self.input_size,
                     in_channels=self.in_channels, who="vggsnn.Model")
-    apply_spike_fn(self, spike_fn)
     layers = iter(self.layers)
     for item in self.cfg:
       h = jn.avg_pool(h, 2) if item == "A" else remat_call(self.remat_layers, call,

@@ -9,7 +9,9 @@ from jsnn.neurons._papers import decay_lif_step as decay_lif_step
 from jsnn.neurons._papers import zero_init as zero_init
 from jsnn.neurons._run import align_params as align_params
 from jsnn.neurons._run import RESIDUALS as RESIDUALS
+from jsnn.neurons._run import check_memory_options as check_memory_options
 from jsnn.neurons._run import run as run
+from jsnn.neurons._run import run_with_states as run_with_states
 from jsnn.neurons._spikingjelly import IFParams as IFParams
 from jsnn.neurons._spikingjelly import LIFParams as LIFParams
 from jsnn.neurons._spikingjelly import LIFState as LIFState

@@ -21,7 +21,7 @@ from jax.typing import ArrayLike
 
 from jsnn import surrogate as sg
 from jsnn.neurons import _papers, _spikingjelly
-from jsnn.neurons._run import run
+from jsnn.neurons._run import run, run_with_states
 
 __all__ = ["Neuron", "sj_if", "sj_lif", "sj_plif", "tet_lif", "sml_lif", "clif", "clif_lif",
            "clif_plif", "adali_if", "adali_lif"]
@@ -53,15 +53,25 @@ class Neuron:
     """The initial state for one time step shaped like ``like [B, ...]``."""
     return self.init(self.params, like)
 
-  def __call__(self, xs: ArrayLike, *, state=None, trace: bool = False,
-               remat: str | int | None = None, residuals: str = "auto"):
-    """Runs the neuron over time-major ``xs [T, B, ...]``; see :func:`jsnn.neurons.run`."""
+  def __call__(self, xs: ArrayLike, *, state=None, remat: str | int | None = None,
+               residuals: str = "auto"):
+    """``(final_state, spikes)`` over time-major ``xs [T, B, ...]``; see :func:`jsnn.neurons.run`."""
+    xs, state = self._start(xs, state)
+    return run(self.bound_step(), state, xs, remat=remat, residuals=residuals)
+
+  def run_with_states(self, xs: ArrayLike, *, state=None, remat: str | int | None = None,
+                      residuals: str = "auto"):
+    """``(final_state, spikes, states)``; see :func:`jsnn.neurons.run_with_states`."""
+    xs, state = self._start(xs, state)
+    return run_with_states(self.bound_step(), state, xs, remat=remat, residuals=residuals)
+
+  def _start(self, xs, state):
+    xs = jax.numpy.asarray(xs)
     if state is None:
-      xs = jax.numpy.asarray(xs)
       if xs.ndim < 2:
         raise ValueError(f"expected time-major xs [T, B, ...], got shape {xs.shape}.")
       state = self.init_state(xs[0])
-    return run(self.bound_step(), state, xs, trace=trace, remat=remat, residuals=residuals)
+    return xs, state
 
   def replace(self, **changes) -> "Neuron":
     """A copy with some fields replaced (e.g. another ``spike_fn`` or ``params``)."""

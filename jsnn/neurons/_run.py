@@ -17,7 +17,7 @@ from jax.typing import ArrayLike
 
 from jsnn.neurons import _residuals
 
-__all__ = ["run", "align_params", "exact_div", "check_memory_options", "RESIDUALS"]
+__all__ = ["run", "run_with_states", "align_params", "exact_div", "check_memory_options", "RESIDUALS"]
 
 Step = Callable[[Any, jax.Array], tuple[Any, jax.Array]]
 
@@ -88,8 +88,29 @@ def _check_run_inputs(state: Any, xs: jax.Array) -> None:
 RESIDUALS = ("auto", "default", "minimal")
 
 
-def run(step: Step, state: Any, xs: ArrayLike, *, trace: bool = False,
-        remat: str | int | None = None, residuals: str = "auto", unroll: int | bool = 1):
+def run(step: Step, state: Any, xs: ArrayLike, *, remat: str | int | None = None,
+        residuals: str = "auto", unroll: int | bool = 1) -> tuple[Any, jax.Array]:
+  """Runs ``step`` over the leading (time) axis of ``xs`` with ``jax.lax.scan``.
+
+  Returns ``(final_state, spikes [T, B, ...])``; :func:`run_with_states` also returns the state
+  after every step. Arguments and errors as in :func:`run_with_states`.
+  """
+  return _scan(step, state, xs, trace=False, remat=remat, residuals=residuals, unroll=unroll)
+
+
+def run_with_states(step: Step, state: Any, xs: ArrayLike, *, remat: str | int | None = None,
+                    residuals: str = "auto", unroll: int | bool = 1
+                    ) -> tuple[Any, jax.Array, Any]:
+  """:func:`run` that also returns the state after every step (monitoring, parity checks).
+
+  Returns ``(final_state, spikes, states)``: each leaf of ``states`` is ``[T, B, ...]`` (e.g. the
+  membrane potential after fire and reset, SpikingJelly's ``v_seq``). It costs memory ``O(T)``.
+  """
+  return _scan(step, state, xs, trace=True, remat=remat, residuals=residuals, unroll=unroll)
+
+
+def _scan(step: Step, state: Any, xs: ArrayLike, *, trace: bool,
+          remat: str | int | None = None, residuals: str = "auto", unroll: int | bool = 1):
   """Runs ``step`` over the leading (time) axis of ``xs`` with ``jax.lax.scan``.
 
   Args:
@@ -97,9 +118,7 @@ def run(step: Step, state: Any, xs: ArrayLike, *, trace: bool = False,
       bound by ``functools.partial``).
     state: initial state; every leaf has the per-step shape ``[B, ...]`` and ``xs``'s dtype.
     xs: inputs, time-major ``[T, B, ...]``.
-    trace: if True, also return the state after every step (e.g. the membrane potential after
-      fire and reset, SpikingJelly's ``v_seq``), each leaf ``[T, B, ...]``. Use it for monitoring;
-      it costs memory ``O(T)``.
+    trace: also return the state after every step (:func:`run_with_states`).
     remat: memory-bounded BPTT (static). ``None``: plain autodiff (XLA keeps every intermediate
       of every step). ``"step"``: ``jax.checkpoint`` on the step, so the backward keeps only the
       carried state per step and recomputes the rest (about 1/3 of the residuals of a LIF step).

@@ -25,7 +25,7 @@ from flax import nnx
 from jsnn.nn import _init
 
 __all__ = ["fold_time", "unfold_time", "TimeFolded", "Conv", "Linear", "avg_pool", "max_pool",
-           "adaptive_avg_pool", "flatten"]
+           "adaptive_avg_pool", "flatten", "FLATTEN_ORDERS"]
 
 
 def fold_time(x: jax.Array, ndim: int) -> tuple[jax.Array, tuple[int, ...]]:
@@ -424,13 +424,33 @@ def adaptive_avg_pool(x: jax.Array, output_size: int | Sequence[int]) -> jax.Arr
   return unfold_time(y, lead)
 
 
-def flatten(x: jax.Array, ndim: int = 3) -> jax.Array:
+FLATTEN_ORDERS = ("hwc", "chw")
+
+
+def flatten(x: jax.Array, ndim: int = 3, *, order: str = "hwc") -> jax.Array:
   """Flattens the last ``ndim`` axes: ``[T, B, H, W, C] -> [T, B, H·W·C]``.
 
-  The order is channels-last (``H, W, C``), not PyTorch's ``C, H, W``; parameter counts are equal
-  and training from scratch is unaffected, but PyTorch checkpoints need their Linear rows permuted.
+  Args:
+    x: ``[..., <ndim axes>]``, e.g. ``[T, B, H, W, C]``.
+    ndim: number of trailing axes to flatten.
+    order: ``"hwc"`` (default): channels-last order, feature ``(h·W + w)·C + c``; parameter counts
+      equal PyTorch's and training from scratch is unaffected, but a PyTorch Linear that follows
+      needs its rows permuted (``jsnn.interop.load_state_dict`` does it). ``"chw"``: PyTorch's
+      ``nn.Flatten`` order on a channels-last map, feature ``(c·H + h)·W + w`` (the last three
+      axes are transposed to ``[C, H, W]`` first; needs ``ndim == 3``), so a PyTorch Linear's
+      weight can be used as is (transposed to ``(in, out)``).
+
+  Raises:
+    ValueError: an unknown ``order``, ``order="chw"`` with ``ndim != 3``, or too few axes.
   """
+  if order not in FLATTEN_ORDERS:
+    raise ValueError(f"flatten: order must be one of {FLATTEN_ORDERS}, got {order!r}.")
+  if order == "chw" and ndim != 3:
+    raise ValueError(f"flatten: order='chw' flattens a channels-last [..., H, W, C] map and needs "
+                     f"ndim=3, got ndim={ndim}; use order='hwc'.")
   x = jnp.asarray(x)
   _check_rank(x, ndim, "flatten", f"[..., <{ndim} axes to flatten>]")
+  if order == "chw":
+    x = jnp.moveaxis(x, -1, -3)
   lead = x.shape[:x.ndim - ndim]
   return x.reshape(lead + (int(math.prod(x.shape[x.ndim - ndim:])),))

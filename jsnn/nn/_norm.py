@@ -26,6 +26,19 @@ normalised with the **biased** variance, ``running_var`` is updated with the **u
 statistics are synchronised (SyncBN) without any ``axis_name``. (``axis_name`` is needed only inside
 ``shard_map`` / ``pmap``, which jsnn does not use.)
 
+**Statistics per group of samples** (``stat_group_size=N``, or the kind ``"time_merged@N"`` in
+:func:`make_norm`): PyTorch ``DistributedDataParallel`` *without* SyncBN, or ``DataParallel``,
+normalises each GPU's share of the batch with that share's statistics. With ``N`` = the per-GPU batch
+of the official run, the batch axis (of ``B`` samples, ``B`` divisible by ``N``) is cut into ``B/N``
+consecutive groups and each group is normalised with its own mean and biased variance (over ``T·N·H·W``
+values for the time-merged layer), independently of how many devices jsnn runs on. The running
+statistics follow **group 0 only**, with ``n = T·N·H·W`` in the unbiased factor: DDP broadcasts rank 0's
+buffers to every replica at each forward (``broadcast_buffers=True``), and ``DataParallel`` keeps only
+the device-0 replica's buffer updates, so in both the surviving running stats are those of the first
+GPU's share, which is the first ``N`` samples of the batch. With the batch sharded contiguously over
+devices and ``N`` dividing the per-device batch, every group lives on one device and no statistic
+crosses devices.
+
 **Parameters.** ``scale`` (γ = 1) and ``bias`` (β = 0) are ``nnx.Param``; ``mean`` / ``var`` are
 ``nnx.BatchStat`` (flax's names for PyTorch's ``running_mean`` / ``running_var``), stored in
 ``param_dtype`` (float32 by default).
@@ -60,21 +73,39 @@ class BatchNorm(nnx.Module):
     epsilon: 1e-5.
     use_running_average: start in eval mode (default: train mode).
     param_dtype: dtype of ``scale``, ``bias``, ``mean``, ``var``.
+    stat_group_size: ``None`` (statistics over the whole batch: one GPU, or SyncBN) or ``N``:
+      training statistics per group of ``N`` consecutive samples of the batch axis and running
+      statistics from group 0 (DDP without SyncBN, ``N`` = per-GPU batch; see the module
+      docstring). The batch axis is axis 1 of ``[T, B, H, W, C]`` / ``[T, B, F]`` and axis 0 of
+      ``[B, H, W, C]`` / ``[B, F]``.
     rngs: unused (parameters are constants); accepted for NNX uniformity.
 
   Raises:
     ValueError: at trace time, if the channel axis is not ``C`` or a training batch has a single
-      value per channel (PyTorch raises too).
+      value per channel (PyTorch raises too), or the batch is not a multiple of
+      ``stat_group_size``; at construction, a ``stat_group_size`` below 1 or on a layer without
+      grouped statistics (:class:`PerStepBatchNorm`).
 
   References:
     Ioffe & Szegedy, ICML 2015; PyTorch ``torch.nn.BatchNorm2d``. TET ``tdBatchNorm`` and SML
     ``BatchNorm2d`` on ``[B·T, ...]`` are this layer.
   """
 
+  _grouped_statistics = True  # PerStepBatchNorm's own call does not implement stat_group_size
+
   def __init__(self, num_features: int, *, momentum: float = 0.1, epsilon: float = 1e-5,
                use_running_average: bool = False, param_dtype=jnp.float32,
-               rngs: nnx.Rngs | None = None):
+               stat_group_size: int | None = None, rngs: nnx.Rngs | None = None):
     del rngs
+    if stat_group_size is not None:
+      if int(stat_group_size) != stat_group_size or stat_group_size < 1:
+        raise ValueError(f"{type(self).__name__}: stat_group_size must be None or a positive "
+                         f"integer (the per-GPU batch), got {stat_group_size!r}.")
+      if not self._grouped_statistics:
+        raise ValueError(f"{type(self).__name__} has no stat_group_size option; use "
+                         "stat_group_size=None (or the time-merged BatchNorm).")
+      stat_group_size = int(stat_group_size)
+    self.stat_group_size = stat_group_size
     self.num_features = num_features
     self.momentum = momentum
     self.epsilon = epsilon
@@ -131,12 +162,37 @@ class BatchNorm(nnx.Module):
     ura = self.use_running_average if use_running_average is None else use_running_average
     if ura:
       mean, var = self._running(x)
+    elif self.stat_group_size is not None:
+      return self._grouped(x)
     else:
       axes = tuple(range(x.ndim - 1))
       mean = jnp.mean(x, axis=axes, keepdims=True)
       var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
       self._update(mean.reshape(1, -1), var.reshape(1, -1), int(math.prod(x.shape[:-1])))
     return self._normalise(x, mean, var)
+
+
+  def _grouped(self, x: jax.Array) -> jax.Array:
+    """Training call with statistics per group of ``stat_group_size`` samples (DDP without
+    SyncBN); running statistics from group 0."""
+    axis = 1 if x.ndim in (3, 5) else 0
+    b, n_group = x.shape[axis], self.stat_group_size
+    if b % n_group:
+      raise ValueError(f"{type(self).__name__}: batch of {b} (axis {axis} of {x.shape}) is not a "
+                       f"multiple of stat_group_size={n_group}; use a batch divisible by it or "
+                       f"stat_group_size=None.")
+    xg = x.reshape(x.shape[:axis] + (b // n_group, n_group) + x.shape[axis + 1:])
+    axes = tuple(a for a in range(xg.ndim - 1) if a != axis)    # all but the group and channel
+    mean = jnp.mean(xg, axis=axes, keepdims=True)               # [1.., G, 1.., C]
+    var = jnp.mean(jnp.square(xg - mean), axis=axes, keepdims=True)
+    n = int(math.prod(xg.shape[:-1])) // (b // n_group)
+    # group 0 through a one-hot sum, not a slice: a slice of a dimension sharded over devices is
+    # not implemented under explicit sharding, a reduction is.
+    onehot = (jnp.arange(b // n_group) == 0).astype(mean.dtype)
+    onehot = onehot.reshape((1,) * axis + (-1,) + (1,) * (mean.ndim - axis - 1))
+    first = lambda v: jnp.sum(v * onehot, axis=axis).reshape(1, -1)
+    self._update(first(mean), first(var), n)
+    return self._normalise(xg, mean, var).reshape(x.shape)
 
 
 class PerStepBatchNorm(BatchNorm):
@@ -153,6 +209,8 @@ class PerStepBatchNorm(BatchNorm):
   References:
     Huang et al., *CLIF*, ICML 2024 (``train.py`` single-step loop with ``nn.BatchNorm2d``).
   """
+
+  _grouped_statistics = False
 
   def __call__(self, x: jax.Array, *, use_running_average: bool | None = None) -> jax.Array:
     """Normalises ``x [T, B, ..., C]`` step by step."""
@@ -248,7 +306,11 @@ def make_norm(kind: str, num_features: int, *, T: int | None = None, v_th: float
   """Builds a normalisation layer by name (config code; resolve once, outside the step).
 
   Args:
-    kind: ``"time_merged"`` (TET/SML/SpikingJelly), ``"per_step"`` (CLIF), ``"tdbn"``, ``"tebn"``.
+    kind: ``"time_merged"`` (TET/SML/SpikingJelly), ``"per_step"`` (CLIF), ``"tdbn"``, ``"tebn"``;
+      ``"<kind>@N"`` (e.g. ``"time_merged@128"``, not for ``per_step``) sets ``stat_group_size=N``:
+      statistics per ``N`` samples as DDP without SyncBN with ``N`` per GPU (module docstring). A
+      model's ``norm=`` string reaches this function, so ``config.model.norm="time_merged@128"``
+      selects it from a config.
     num_features: channels ``C``.
     T: time steps (required for ``"tebn"``).
     v_th: threshold for ``"tdbn"``.
@@ -259,8 +321,14 @@ def make_norm(kind: str, num_features: int, *, T: int | None = None, v_th: float
     The layer.
 
   Raises:
-    ValueError: unknown ``kind`` or missing ``T`` for TEBN.
+    ValueError: unknown ``kind`` or missing ``T`` for TEBN, or a bad ``@N`` suffix.
   """
+  kind, at, group = str(kind).partition("@")
+  if at:
+    if not group.isdigit() or int(group) < 1:
+      raise ValueError(f"make_norm: bad statistics group in {kind}@{group!r}; expected "
+                       f"'<kind>@<positive integer>', e.g. 'time_merged@128'.")
+    kwargs["stat_group_size"] = int(group)
   if kind == "time_merged":
     return BatchNorm(num_features, **kwargs)
   if kind == "per_step":

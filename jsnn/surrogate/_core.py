@@ -226,11 +226,17 @@ def family(cls):
   data = [f.name for f in _data_fields(cls)]
   meta = [f.name for f in _meta_fields(cls)]
 
+  def flatten_with_keys(obj):
+    # Keyed leaves: tree paths name the shape parameters (``.alpha``), which is how
+    # ``jsnn.nn.SpikingNeuron`` names its surrogate variables for any spike function.
+    return ([(jax.tree_util.GetAttrKey(n), getattr(obj, n)) for n in data],
+            tuple(getattr(obj, n) for n in meta))
+
   def flatten(obj):
     return [getattr(obj, n) for n in data], tuple(getattr(obj, n) for n in meta)
 
   def unflatten(static_values, leaves):
     return _build(cls, static_values, list(leaves))
 
-  jax.tree_util.register_pytree_node(cls, flatten, unflatten)
+  jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
   return cls

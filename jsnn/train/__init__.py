@@ -3,7 +3,7 @@
 Not imported by ``import jsnn`` (it pulls in orbax); import it explicitly::
 
     from jsnn import train
-    state, graphdef = train.create_train_state(model, tx)
+    graphdef, state = train.create_train_state(model, tx)
 
 Layout: ``state`` (TrainState, split/merge of NNX models), ``step`` (pure ``train_step`` /
 ``eval_step`` and the classification loss/eval adapters), ``sharding`` (mesh, batch and state
@@ -34,8 +34,6 @@ from jsnn.train.state import create_sharded_train_state as create_sharded_train_
 from jsnn.train.state import create_train_state as create_train_state
 from jsnn.train.state import merge_model as merge_model
 from jsnn.train.state import split_model as split_model
-from jsnn.train.step import classification_eval as classification_eval
-from jsnn.train.step import classification_loss as classification_loss
 from jsnn.train.step import eval_step as eval_step
 from jsnn.train.step import train_step as train_step
 
@@ -46,8 +44,6 @@ __all__ = [
     "TrainData",
     "TrainState",
     "batch_sharding",
-    "classification_eval",
-    "classification_loss",
     "create_sharded_train_state",
     "create_train_state",
     "eval_step",
@@ -64,3 +60,13 @@ __all__ = [
     "train_step",
     "validate_config",
 ]
+
+from jsnn._renamed import renamed_getattr as _renamed_getattr  # noqa: E402
+
+RENAMED = {
+    "classification_loss": "a jsnn.methods.Method's loss_fn(input_key=...), e.g. "
+                           "jsnn.methods.tet().loss_fn()",
+    "classification_eval": "a jsnn.methods.Method's eval_fn(input_key=...), e.g. "
+                           "jsnn.methods.tet().eval_fn()",
+}
+__getattr__ = _renamed_getattr(__name__, RENAMED)

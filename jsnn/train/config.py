@@ -14,8 +14,9 @@ with attribute access; defaults in :data:`DEFAULTS`)::
   optimizer.warmup          warmup length in schedule units (warmup_cosine)
   optimizer.weight_decay, optimizer.momentum, optimizer.nesterov, optimizer.b1, optimizer.b2,
   optimizer.grad_clip_norm  (None: no clipping)
-  optimizer.surrogate       None, or dict(name, lr, clip_min, clip_max): a separate optimiser for
-                            surrogate shape parameters (PSG), via optax.partition + psg_label_fn
+  optimizer.loss_scale      None, or "dynamic": float16 AMP's GradScaler rule around the whole
+                            optimiser (jsnn.train.loss_scale; the model must be a LossScaledModel,
+                            which experiments/main.py builds when this is set)
   eval_every_steps          None: once per epoch (and always at the end)
   checkpoint_every_steps    None: once per epoch (and always at the end)
   keep_checkpoints, async_checkpointing, log_every_steps
@@ -32,8 +33,8 @@ from typing import Any, Callable
 import jax.numpy as jnp
 import optax
 
+from jsnn.train.loss_scale import dynamic_loss_scale
 from jsnn.train.sharding import SHARDING_MODES
-from jsnn.transforms import clip_params, psg_label_fn
 
 __all__ = ["DEFAULTS", "OPTIMIZERS", "SCHEDULES", "SCHEDULE_UNITS", "get", "validate_config",
            "total_steps", "make_schedule", "make_optimizer"]
@@ -48,7 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "optimizer.schedule": "cosine", "optimizer.schedule_unit": "epoch", "optimizer.warmup": 0,
     "optimizer.weight_decay": 0.0, "optimizer.momentum": 0.9, "optimizer.nesterov": False,
     "optimizer.b1": 0.9, "optimizer.b2": 0.999, "optimizer.grad_clip_norm": None,
-    "optimizer.surrogate": None,
+    "optimizer.loss_scale": None,
     "eval_every_steps": None, "checkpoint_every_steps": None, "keep_checkpoints": 2,
     "async_checkpointing": True, "log_every_steps": 10,
     "sharding.mode": "replicate", "sharding.fsdp_min_size": 2**12,
@@ -116,10 +117,9 @@ def validate_config(config: Any, *, num_devices: int, process_count: int = 1) ->
       if size % process_count:
         errors.append(f"{key}={size} is not divisible by the number of processes "
                       f"({process_count}).")
-  surrogate_name = get(config, "optimizer.surrogate.name")
-  if surrogate_name is not None and surrogate_name not in OPTIMIZERS:
-    errors.append(f"optimizer.surrogate.name={surrogate_name!r} is unknown; valid: "
-                  f"{', '.join(OPTIMIZERS)}.")
+  loss_scale = get(config, "optimizer.loss_scale")
+  if loss_scale not in (None, "dynamic"):
+    errors.append(f"optimizer.loss_scale={loss_scale!r} is unknown; valid: None, 'dynamic'.")
   if errors:
     raise ValueError("invalid config:\n  " + "\n  ".join(errors))
 
@@ -169,13 +169,15 @@ def _base_optimizer(opt: Any, lr: Callable) -> optax.GradientTransformation:
   return optax.chain(optax.add_decayed_weights(wd), tx) if wd else tx
 
 
-def make_optimizer(config: Any, steps_per_epoch: int,
-                   num_steps: int) -> tuple[optax.GradientTransformation, Callable]:
+def make_optimizer(config: Any, steps_per_epoch: int, num_steps: int,
+                   wrap: Callable | None = None) -> tuple[optax.GradientTransformation, Callable]:
   """``(tx, lr_schedule)`` from ``config.optimizer`` (see the module docstring).
 
-  With ``optimizer.surrogate`` set, leaves labelled ``"surrogate"`` by
-  ``jsnn.transforms.psg_label_fn`` (PSG's shape parameters) get their own optimiser, clipped to
-  ``[clip_min, clip_max]`` with ``jsnn.transforms.clip_params``; everything else gets the main one.
+  Args:
+    config: the run's config.
+    steps_per_epoch, num_steps: for the schedule.
+    wrap: ``wrap(tx, relative_lr) -> tx`` applied last, e.g. a ``jsnn.methods.Method``'s
+      ``wrap_optimizer`` (``relative_lr(count)`` is the schedule divided by its peak rate).
   """
   opt = config["optimizer"]
   schedule = make_schedule(opt, steps_per_epoch, num_steps)
@@ -183,17 +185,9 @@ def make_optimizer(config: Any, steps_per_epoch: int,
   clip = _o(opt, "grad_clip_norm")
   if clip:
     tx = optax.chain(optax.clip_by_global_norm(float(clip)), tx)
-  sg = _o(opt, "surrogate")
-  if sg is not None:
-    sg_tx = _base_optimizer({**_as_dict(opt), **_as_dict(sg), "weight_decay": 0.0},
-                            make_schedule({**_as_dict(opt), **_as_dict(sg)}, steps_per_epoch,
-                                          num_steps))
-    lo, hi = _o(sg, "clip_min"), _o(sg, "clip_max")
-    if lo is not None and hi is not None:
-      sg_tx = optax.chain(sg_tx, clip_params(float(lo), float(hi)))
-    tx = optax.partition({"default": tx, "surrogate": sg_tx}, psg_label_fn)
+  if wrap is not None:
+    peak = float(_o(opt, "lr"))
+    tx = wrap(tx, lambda count: schedule(count) / peak)
+  if _o(opt, "loss_scale") == "dynamic":  # outermost: clipping and PSG see unscaled gradients
+    tx = dynamic_loss_scale(tx)
   return tx, schedule
-
-
-def _as_dict(node: Any) -> dict:
-  return node.to_dict() if hasattr(node, "to_dict") else dict(node)

@@ -67,8 +67,8 @@ def train_and_evaluate(config: Any, workdir: str | pathlib.Path, *,
     data: a :class:`~jsnn.train.inputs.TrainData` (host-local batches, resumable iterator).
     loss_fn: ``loss_fn(model, batch, method_state, rng) -> (loss, aux)``.
     eval_fn: ``eval_fn(model, batch, method_state) -> {"loss_sum", "correct", "count"}``.
-    method_state_fn: ``epoch -> method_state`` (host side, called at each epoch start), e.g.
-      AdaLi's ``{"spike_fn": adali_surrogate(epoch, E)}``; ``None``: no method state.
+    method_state_fn: ``epoch -> method_state`` (host side, called at each epoch start), e.g. a
+      ``jsnn.methods.Method``'s ``epoch_state``; ``None``: no method state.
     tx: an optax transformation replacing the one built from ``config.optimizer``.
     config_name: recorded in summary.json.
     mesh: a ``jax.sharding.Mesh`` with axis ``data`` (default: all devices).
@@ -116,7 +116,7 @@ class _Runner:
 
   def setup(self, model_factory, loss_fn, eval_fn, method_state_fn, tx):
     seed = int(cfg.get(self.config, "seed"))
-    self.lr_fn = None
+    self.lr_fn = cfg.make_schedule(self.config["optimizer"], self.spe, self.num_steps)
     if tx is None:
       tx, self.lr_fn = cfg.make_optimizer(self.config, self.spe, self.num_steps)
     self.method_state_fn = method_state_fn
@@ -124,7 +124,7 @@ class _Runner:
         state_shardings, mesh=self.mesh, mode=cfg.get(self.config, "sharding.mode"),
         fsdp_min_size=cfg.get(self.config, "sharding.fsdp_min_size"))
     # Initialised under jit with sharded outputs: no device ever holds the whole state.
-    self.state, graphdef, self.shardings = create_sharded_train_state(
+    graphdef, self.state, self.shardings = create_sharded_train_state(
         model_factory, tx, shardings_fn=shardings_fn, seed=seed,
         method_state=method_state_fn(0) if method_state_fn else None)
     self._resume()

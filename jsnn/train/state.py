@@ -11,9 +11,9 @@ Why pure dicts (``nnx.to_pure_dict``) and not ``nnx.State``: they flatten to arr
 ``jax.tree.map`` see exactly the arrays; ``nnx.merge`` accepts them directly.
 
 ``method_state`` holds the values a training method changes on the host between steps without
-recompiling, e.g. AdaLi's surrogate ``AsymmetricRectangle(w_l, w_r, alpha, beta)`` for the current
-epoch. Learned method parameters (PSG's surrogate shape ``rho``) are ordinary ``nnx.Param``s and
-live in ``params``.
+recompiling (a ``jsnn.methods.Method``'s ``epoch_state``, e.g. the current epoch's surrogate
+window widths). Learned method parameters (a learned surrogate shape) are ordinary ``nnx.Param``s
+and live in ``params``.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def model_state_of(model: nnx.Module) -> dict:
 
 def create_train_state(model: nnx.Module, tx: optax.GradientTransformation, *,
                        rng: jax.Array | int = 0, method_state: PyTree = None,
-                       epoch: int = 0) -> tuple[TrainState, nnx.GraphDef]:
+                       epoch: int = 0) -> tuple[nnx.GraphDef, TrainState]:
   """Splits ``model`` once and initialises the optimiser: the starting point of training.
 
   Args:
@@ -103,13 +103,14 @@ def create_train_state(model: nnx.Module, tx: optax.GradientTransformation, *,
     epoch: the starting epoch.
 
   Returns:
-    ``(state, graphdef)``; pass ``graphdef`` to :func:`jsnn.train.train_step` /
+    ``(graphdef, state)`` (graph definition first, as :func:`split_model` and ``nnx.split``); pass
+    ``graphdef`` to :func:`jsnn.train.train_step` /
     :func:`jsnn.train.eval_step` (static, e.g. through ``functools.partial``).
 
   Examples:
     >>> import optax
     >>> from flax import nnx
-    >>> state, graphdef = create_train_state(nnx.Linear(2, 3, rngs=nnx.Rngs(0)), optax.sgd(0.1))
+    >>> graphdef, state = create_train_state(nnx.Linear(2, 3, rngs=nnx.Rngs(0)), optax.sgd(0.1))
     >>> int(state.step), sorted(state.params)
     (0, ['bias', 'kernel'])
   """
@@ -122,14 +123,14 @@ def create_train_state(model: nnx.Module, tx: optax.GradientTransformation, *,
   state = TrainState(step=jnp.zeros((), jnp.int32), epoch=jnp.asarray(epoch, jnp.int32),
                      params=params, opt_state=opt_state, model_state=model_state,
                      method_state={} if method_state is None else method_state, rng=rng)
-  return state, graphdef
+  return graphdef, state
 
 
 def create_sharded_train_state(model_factory: Callable[..., nnx.Module],
                                tx: optax.GradientTransformation, *,
                                shardings_fn: Callable[[TrainState], Any], seed: int = 0,
                                method_state: PyTree = None,
-                               epoch: int = 0) -> tuple[TrainState, nnx.GraphDef, Any]:
+                               epoch: int = 0) -> tuple[nnx.GraphDef, TrainState, Any]:
   """:func:`create_train_state` run under ``jax.jit`` with sharded outputs.
 
   Building a large model eagerly materialises every weight and both Adam moments on one device
@@ -152,12 +153,12 @@ def create_sharded_train_state(model_factory: Callable[..., nnx.Module],
     epoch: the starting epoch.
 
   Returns:
-    ``(state, graphdef, shardings)``.
+    ``(graphdef, state, shardings)``.
   """
   graphdefs = []
 
   def init() -> TrainState:
-    state, graphdef = create_train_state(model_factory(rngs=nnx.Rngs(seed)), tx,
+    graphdef, state = create_train_state(model_factory(rngs=nnx.Rngs(seed)), tx,
                                          rng=jax.random.key(seed), method_state=method_state,
                                          epoch=epoch)
     graphdefs.append(graphdef)
@@ -166,4 +167,4 @@ def create_sharded_train_state(model_factory: Callable[..., nnx.Module],
   abstract = jax.eval_shape(init)
   shardings = shardings_fn(abstract)
   state = jax.jit(init, out_shardings=shardings)()
-  return state, graphdefs[-1], shardings
+  return graphdefs[-1], state, shardings

@@ -7,11 +7,10 @@ keyword arguments to bind with ``functools.partial`` before ``jax.jit``; the tra
     step = jax.jit(functools.partial(train_step, graphdef=graphdef, loss_fn=loss_fn, tx=tx),
                    donate_argnums=0)
 
-**Methods plug in from outside, never as branches here.** A method is (a) a loss function
-(:func:`classification_loss` around ``jsnn.losses.tet`` / ``sdt`` / ``clif_loss`` / ``mix_loss``),
-(b) an optax transformation (PSG: ``optax.partition`` with ``jsnn.transforms.psg_label_fn`` and
-``clip_params``), and/or (c) traced ``method_state`` values set by the host between epochs (AdaLi's
-surrogate widths), which the loss passes to the model as keyword arguments.
+**Methods plug in from outside, never as branches here.** A ``jsnn.methods.Method`` supplies the
+``loss_fn`` / ``eval_fn`` below (``method.loss_fn()``, ``method.eval_fn()``), wraps the optax
+transformation (``method.wrap_optimizer``) and gives the traced per-epoch ``method_state``
+(``method.epoch_state``); this file knows no method by name.
 
 Contracts:
 
@@ -33,8 +32,7 @@ from flax import nnx
 
 from jsnn.train.state import TrainState, merge_model, model_state_of
 
-__all__ = ["train_step", "eval_step", "optimizer_update", "classification_loss",
-           "classification_eval", "LossFn", "EvalFn"]
+__all__ = ["train_step", "eval_step", "optimizer_update", "LossFn", "EvalFn"]
 
 Batch = dict[str, jax.Array]
 LossFn = Callable[[nnx.Module, Batch, Any, jax.Array], tuple[jax.Array, dict]]
@@ -102,107 +100,3 @@ def eval_step(state: TrainState, batch: Batch, *, graphdef: nnx.GraphDef,
   model = merge_model(graphdef, state.params, state.model_state)
   model.eval()
   return eval_fn(model, batch, state.method_state)
-
-
-def _logits(model, batch, method_state, input_key):
-  """The model's output: logits ``[T, B, C]``, or a list ``[[T, B, C], [B, C], ...]`` (SML)."""
-  kwargs = dict(method_state) if method_state else {}
-  logits = model(batch[input_key], **kwargs)
-  if isinstance(logits, (list, tuple)):
-    return _check_output_list(list(logits))
-  if logits.ndim != 3:
-    raise ValueError(f"expected time-major logits [T, B, C] from the model, got shape "
-                     f"{logits.shape}.")
-  return logits
-
-
-def _check_output_list(outputs: list) -> list:
-  # [o_snn [T, B, C], o_1 [B, C], ...]: SML's surrogate-module models (jsnn.models.sml_resnet).
-  if not outputs or getattr(outputs[0], "ndim", None) != 3:
-    shape = getattr(outputs[0], "shape", None) if outputs else "an empty list"
-    raise ValueError("a model returning a list must put the time-major logits [T, B, C] first "
-                     f"([o_snn [T, B, C], o_1 [B, C], ...]), got {shape}.")
-  batch = outputs[0].shape[1]
-  for i, out in enumerate(outputs[1:], 1):
-    if out.ndim not in (2, 3) or out.shape[out.ndim - 2] != batch:
-      raise ValueError(f"model output {i} must be [B, C] or [T, B, C] with B = {batch}, got shape "
-                       f"{out.shape}.")
-  return outputs
-
-
-def _predict(logits_tbc: jax.Array) -> jax.Array:
-  # argmax of the time-averaged logits, as jsnn.losses.predict (kept local: train/ receives losses).
-  return jnp.argmax(jnp.mean(logits_tbc, axis=0), axis=-1)
-
-
-def _head(outputs) -> jax.Array:
-  # The logits scored for accuracy: the SNN's (outputs[0]) for a list, as SML's test does.
-  return outputs[0] if isinstance(outputs, list) else outputs
-
-
-def classification_loss(loss: Callable, *, input_key: str = "image", label_key: str = "label",
-                        **loss_kw) -> LossFn:
-  """A ``loss_fn`` for a classifier returning time-major logits ``[T, B, C]`` (or a list of them).
-
-  The model is called as ``model(batch[input_key], **method_state)``: ``method_state`` must be a
-  dict whose keys are keyword arguments of the model's ``__call__`` (e.g. ``{"spike_fn": sg}``
-  for AdaLi), or empty.
-
-  A model may also return a list ``[o_snn [T, B, C], o_1 [B, C], ...]`` (SML's surrogate modules,
-  ``sb_after=...``): the loss then gets the whole list (``jsnn.losses.sml_loss``) and the accuracy
-  is that of ``o_snn``, the spiking network's prediction (what SML reports).
-
-  Args:
-    loss: ``loss(logits_tbc, labels, **loss_kw) -> scalar``, e.g. ``jsnn.losses.tet``; for a list
-      output ``loss(outputs, labels, **loss_kw)``.
-    input_key, label_key: batch keys of the input and the integer labels ``[B]``.
-    **loss_kw: extra loss arguments (``lamb=1e-3``, ...).
-
-  Returns:
-    ``loss_fn(model, batch, method_state, rng) -> (loss, {"accuracy": ...})``.
-  """
-
-  def loss_fn(model, batch, method_state, rng):
-    del rng
-    logits = _logits(model, batch, method_state, input_key)
-    labels = batch[label_key]
-    head = _head(logits)
-    acc = jnp.mean((_predict(head) == labels).astype(head.dtype))
-    return loss(logits, labels, **loss_kw), {"accuracy": acc}
-
-  return loss_fn
-
-
-def classification_eval(loss: Callable, *, input_key: str = "image", label_key: str = "label",
-                        **loss_kw) -> EvalFn:
-  """An ``eval_fn`` returning ``{"loss_sum", "correct", "count"}`` (masked sums).
-
-  The per-example loss is ``loss`` on a batch of one (``vmap`` over the batch axis of
-  ``[T, B, C]``); for the batch-mean losses of ``jsnn.losses`` its mean is the batch loss. For a
-  model returning a list (see :func:`classification_loss`), each member is split along its own
-  batch axis (1 for ``[T, B, C]``, 0 for ``[B, C]``) and ``correct`` counts ``outputs[0]``'s hits.
-  """
-
-  def per_example(logits_tc, label):
-    return loss(logits_tc[:, None], label[None], **loss_kw)
-
-  def per_example_list(outputs, label):
-    # Members arrive without their batch axis: [T, C] -> [T, 1, C], [C] -> [1, C].
-    return loss([o[:, None] if o.ndim == 2 else o[None] for o in outputs], label[None], **loss_kw)
-
-  def eval_fn(model, batch, method_state):
-    logits = _logits(model, batch, method_state, input_key)
-    labels = batch[label_key]
-    head = _head(logits)
-    mask = batch.get("mask")
-    mask = jnp.ones(labels.shape, head.dtype) if mask is None else mask.astype(head.dtype)
-    if isinstance(logits, list):
-      axes = [1 if o.ndim == 3 else 0 for o in logits]
-      losses = jax.vmap(per_example_list, in_axes=(axes, 0))(logits, labels)
-    else:
-      losses = jax.vmap(per_example, in_axes=(1, 0))(logits, labels)
-    hits = (_predict(head) == labels).astype(head.dtype)
-    return {"loss_sum": jnp.sum(losses * mask), "correct": jnp.sum(hits * mask),
-            "count": jnp.sum(mask)}
-
-  return eval_fn

@@ -5,6 +5,7 @@ Importing this package registers the builders with TFDS (`cifar10_dvs`, `dvs128_
 """
 
 from jsnn.data.events._cifar10_dvs import Cifar10Dvs as Cifar10Dvs
+from jsnn.data.events._dataset_source import EventDatasetSource as EventDatasetSource
 from jsnn.data.events._dvs128_gesture import Dvs128Gesture as Dvs128Gesture
 from jsnn.data.events._events import EventFileError as EventFileError
 from jsnn.data.events._events import Events as Events
@@ -17,6 +18,8 @@ from jsnn.data.events._formats import read_nmnist_bin as read_nmnist_bin
 from jsnn.data.events._frames import binarize as binarize
 from jsnn.data.events._frames import normalize_by_max as normalize_by_max
 from jsnn.data.events._frames import random_flip_and_roll as random_flip_and_roll
+from jsnn.data.events._rotate import random_rotation as random_rotation
+from jsnn.data.events._rotate import rotate_frames as rotate_frames
 from jsnn.data.events._frames import resize_frames as resize_frames
 from jsnn.data.events._integrate import frame_segment_indices as frame_segment_indices
 from jsnn.data.events._integrate import integrate_events_by_fixed_duration as integrate_events_by_fixed_duration
@@ -39,6 +42,7 @@ from jsnn.data.events._writers import write_nmnist_bin as write_nmnist_bin
 __all__ = [
     "Cifar10Dvs",
     "Dvs128Gesture",
+    "EventDatasetSource",
     "EventFileError",
     "Events",
     "FramesTransform",
@@ -58,11 +62,13 @@ __all__ = [
     "normalize_by_max",
     "prepare",
     "random_flip_and_roll",
+    "random_rotation",
     "read_aedat2",
     "read_aedat2_raw",
     "read_aedat31",
     "read_nmnist_bin",
     "resize_frames",
+    "rotate_frames",
     "sensor_size",
     "to_time_major",
     "write_aedat2",

@@ -1,11 +1,18 @@
 """`cifar10_dvs`: CIFAR10-DVS (Li et al. 2017), 10 x 1000 AEDAT 2.0 recordings, 128x128, from manual_dir.
 
-**There is no official train/test split.** Two configs, both per class:
+**There is no official train/test split.** Two configs, both per class, both by the **number** `i` in
+the file name `cifar10_<class>_<i>.aedat` (`i = 0 .. 999`):
 
-* `split_9to1` (default): the first 90 % (`ceil(0.9 n)`) of each class in file-name order is `train`,
-  the rest `test` — SpikingJelly's `split_to_train_test_set(0.9, ..., random_split=False)` as CLIF
-  uses it (its DatasetFolder sorts names as strings: `..._0, _1, _10, _100, ...`). TET (BIL update) and
-  SEW also report 9k/1k splits.
+* `split_9to1` (default): `i < int(0.9 n)` is `train`, the rest `test`, with `n` the recordings of
+  the class (1000): samples **0-899 train, 900-999 test** of every class. This is the split of CLIF
+  (`HuuYuLong/Complementary-LIF`, `utils/cifar10_dvs.py:643-645`: `index = np.arange(0,
+  int(split_ratio * 1000))` for train, `np.arange(int(split_ratio * 1000), 1000)` for test, file
+  names built from the index), AdaLi (`paran-ia/AdaLi`, `data_process/cifar10_dvs.py:641-643`, the same
+  code) and TET's numbered `gather_addr(root, start_id, end_id)` (`preprocess/dvscifar_dataloader.py:60`;
+  the Gus-Lab version uses 0.7, the BIL update and the paper 0.9). Version 1.0.0 of this builder took
+  the first `ceil(0.9 n)` files in *string-sorted* name order instead (`_0, _1, _10, _100, ...`, as
+  SpikingJelly's `split_to_train_test_set(..., random_split=False)` over a DatasetFolder), which put
+  90 of the 1,000 test clips in a different split; 1.1.0 uses the numeric split.
 * `tebn`: samples `0 .. n/10 - 1` by index in the file name are `test` (0-99 of 1000), the rest `train`
   (TEBN; SpikingJelly's `CIFAR10DVSTEBNSplit`). Accuracies on this split run higher than on random
   splits; do not compare across splits.
@@ -13,7 +20,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import zipfile
@@ -40,18 +46,27 @@ def _class_files(root, class_name: str) -> list[tuple[str, str | None]]:
   return []
 
 
-def split_class(files: list[str], config: str) -> tuple[list[str], list[str]]:
-  """`(train, test)` file lists of one class under config `split_9to1` or `tebn`."""
-  if config == "split_9to1":
-    ordered = sorted(files, key=os.path.basename)
-    cut = math.ceil(len(ordered) * 0.9)
-    return ordered[:cut], ordered[cut:]
+def _indexed(files: list[str], config: str) -> list[tuple[int, str]]:
   indexed = []
   for f in files:
     match = _INDEX.search(os.path.basename(f))
     if not match:
-      raise ValueError(f"tebn split needs file names ending in _<index>.aedat, got {f}")
+      raise ValueError(f"the {config} split needs file names ending in _<index>.aedat "
+                       f"(cifar10_<class>_<i>.aedat as in the figshare zips), got {f}")
     indexed.append((int(match.group(1)), f))
+  return sorted(indexed)
+
+
+def split_class(files: list[str], config: str) -> tuple[list[str], list[str]]:
+  """`(train, test)` file lists of one class under config `split_9to1` or `tebn`, by file-name index.
+
+  `split_9to1`: index `< int(0.9 n)` is train (0-899 of 1000); `tebn`: index `< n // 10` is test
+  (0-99 of 1000); `n` = number of files of the class. Both lists are in index order.
+  """
+  indexed = _indexed(files, config)
+  if config == "split_9to1":
+    cut = int(len(indexed) * 0.9)
+    return [f for i, f in indexed if i < cut], [f for i, f in indexed if i >= cut]
   n_test = len(indexed) // 10
   return [f for i, f in indexed if i >= n_test], [f for i, f in indexed if i < n_test]
 
@@ -59,10 +74,12 @@ def split_class(files: list[str], config: str) -> tuple[list[str], list[str]]:
 class Cifar10Dvs(EventsBuilder):
   """CIFAR10-DVS events; see the module docstring for the two split configs."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Raw events per recording; SpikingJelly's AEDAT 2.0 decoding."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "Raw events per recording; SpikingJelly's AEDAT 2.0 decoding.",
+                   "1.1.0": "split_9to1 by the number in the file name (0-899 train, 900-999 test per "
+                            "class, as CLIF/AdaLi/TET), not by string-sorted name."}
   BUILDER_CONFIGS = [
-      tfds.core.BuilderConfig(name="split_9to1", description="first ceil(90%) per class in name order = train"),
+      tfds.core.BuilderConfig(name="split_9to1", description="index < int(0.9 n) per class = train (0-899 of 1000)"),
       tfds.core.BuilderConfig(name="tebn", description="index < n/10 per class = test (TEBN split)"),
   ]
   SENSOR_SIZE = (128, 128)

@@ -33,12 +33,25 @@ class Events(NamedTuple):
   p: np.ndarray
 
 
-def as_events(events: Events | Mapping[str, np.ndarray]) -> Events:
-  """`Events` from an `Events` or a mapping with keys t, x, y, p (SpikingJelly's dict), validated.
+def as_events(events: Events | Mapping[str, np.ndarray] | np.ndarray) -> Events:
+  """`Events` from an `Events`, a mapping with keys t, x, y, p (SpikingJelly's dict) or a structured
+  array with fields t, x, y, p (Tonic's event arrays, any field order and integer/bool dtypes), validated.
 
   Raises:
-    ValueError: arrays that are not 1-D, differ in length, or hold negative coordinates.
+    ValueError: a mapping or structured array without t, x, y or p (the message lists what is
+      missing and what is there), arrays that are not 1-D, differ in length, or hold negative
+      coordinates.
   """
+  if isinstance(events, np.ndarray) and events.dtype.names is not None:
+    names = events.dtype.names
+    missing = [k for k in "txyp" if k not in names]
+    if missing:
+      raise ValueError(f"a structured event array needs fields t, x, y, p (Tonic's 2-D sensor events); "
+                       f"missing {missing}, got fields {list(names)}")
+    events = Events(*(np.asarray(events[k]) for k in "txyp"))
+  elif isinstance(events, np.ndarray):
+    raise ValueError(f"expected Events, a mapping with keys t, x, y, p, or a structured array with those fields "
+                     f"(Tonic), got a plain array of dtype {events.dtype} and shape {events.shape}")
   if not isinstance(events, Events):
     missing = [k for k in "txyp" if k not in events]
     if missing:

@@ -5,7 +5,7 @@ Recipes (`shared/spec/tet_sml_clif.md` §2.5, §4.6), all with `split_by="number
 | paper / set | arguments |
 |---|---|
 | TET, CIFAR10-DVS (T=10) | `normalize="max", size=48, quantize="truncate", flip_roll=True` |
-| CLIF, CIFAR10-DVS (T=10) | `size=48, quantize="wrap", flip_roll=True, max_shift=0` (its RandomRotation(15) is not implemented) |
+| CLIF, CIFAR10-DVS (T=10) | `size=48, quantize="wrap", flip_roll=True, max_shift=0, rotate=15` (RandomRotation(15, expand=True), centre-cropped back to 48x48: see `_rotate.py`) |
 | CLIF, DVS128 Gesture (T=20) | defaults (raw counts, 128x128, no augmentation) |
 | presence maps | `binarize=True` (optionally `size=48`) |
 
@@ -27,7 +27,7 @@ import tensorflow_datasets as tfds
 
 from jsnn.data._pipeline import make_pipeline
 from jsnn.data._tfds_source import open_source
-from jsnn.data.events import _frames
+from jsnn.data.events import _frames, _rotate
 from jsnn.data.events._events import Events
 from jsnn.data.events._integrate import integrate_events_by_fixed_frames_number
 
@@ -37,7 +37,9 @@ class FramesTransform:
   """Stored event record -> `{"frames": float32 [T, h, w, 2], "label": int32}`.
 
   Order: integrate (SpikingJelly) -> [normalize "max"] -> [binarize] -> [resize, quantize] ->
-  [clip-level flip + circular roll, only when called with an rng and `flip_roll`].
+  [clip-level flip + circular roll, only when called with an rng and `flip_roll`] ->
+  [clip-level rotation by an integer angle in `[-rotate, rotate)`, only with an rng and `rotate > 0`
+  (CLIF's order: Resize -> HFlip -> RandomRotation)].
   """
 
   height: int
@@ -50,8 +52,11 @@ class FramesTransform:
   quantize: str | None = None
   flip_roll: bool = False
   max_shift: int = 5
+  rotate: int = 0
 
   def __post_init__(self):
+    if int(self.rotate) != self.rotate or self.rotate < 0:
+      raise ValueError(f"rotate must be a non-negative integer number of degrees (CLIF: 15), got {self.rotate!r}")
     if self.normalize not in (None, "max"):
       raise ValueError(f"normalize must be None or 'max', got {self.normalize!r}")
     if self.quantize is not None and self.size is None:
@@ -74,6 +79,8 @@ class FramesTransform:
       frames = _frames.resize_frames(frames, self.size, quantize=self.quantize)
     if rng is not None and self.flip_roll:
       frames = _frames.random_flip_and_roll(frames, rng, max_shift=self.max_shift)
+    if rng is not None and self.rotate:
+      frames = _rotate.random_rotation(frames, rng, max_degrees=self.rotate)
     return {"frames": np.ascontiguousarray(frames, np.float32), "label": np.int32(record["label"])}
 
 
@@ -91,7 +98,7 @@ def frames_pipeline(source, *, sensor_size: tuple[int, int], batch_size: int, fr
                     split_by: str = "number", train: bool = False, seed: int = 0, shuffle: bool | None = None,
                     num_epochs: int | None = 1, drop_remainder: bool | None = None, normalize: str | None = None,
                     binarize: bool = False, size: int | None = None, quantize: str | None = None,
-                    flip_roll: bool = False, max_shift: int = 5, pad_to_batch: bool = False,
+                    flip_roll: bool = False, max_shift: int = 5, rotate: int = 0, pad_to_batch: bool = False,
                     shard_index: int | None = None, shard_count: int | None = None,
                     worker_count: int = 0) -> grain.IterDataset:
   """Frame batches from any random-access source of event records (`{"events": {t,x,y,p}, "label"}`).
@@ -107,6 +114,7 @@ def frames_pipeline(source, *, sensor_size: tuple[int, int], batch_size: int, fr
     num_epochs: passes (`None` = forever).
     normalize, binarize, size, quantize: see `FramesTransform` and the module's recipe table.
     flip_roll, max_shift: TET's clip-level flip + circular roll (train only).
+    rotate: CLIF's clip-level RandomRotation, max degrees (train only; 0 = off; CLIF: 15).
     pad_to_batch: evaluation batches padded to `batch_size` with a `"mask"` (see `make_pipeline`).
     shard_index, shard_count, worker_count: see `jsnn.data.make_pipeline`.
 
@@ -115,14 +123,14 @@ def frames_pipeline(source, *, sensor_size: tuple[int, int], batch_size: int, fr
   """
   height, width = sensor_size
   transform = FramesTransform(height, width, frames_number, split_by, normalize, binarize, size, quantize,
-                              flip_roll, max_shift)
+                              flip_roll, max_shift, rotate)
   shuffle = train if shuffle is None else shuffle
   drop_remainder = train if drop_remainder is None else drop_remainder
   common = dict(batch_size=batch_size, seed=seed, shuffle=shuffle, num_epochs=num_epochs,
                 drop_remainder=drop_remainder, pad_to_batch=pad_to_batch, finalize=to_time_major,
                 shard_index=shard_index,
                 shard_count=shard_count, worker_count=worker_count)
-  if train and flip_roll:
+  if train and (flip_roll or rotate):
     return make_pipeline(source, augment=transform, **common)
   return make_pipeline(source, preprocess=transform, **common)
 
