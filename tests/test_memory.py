@@ -19,6 +19,7 @@ import pytest
 from flax import nnx
 
 import jsnn
+import jsnn.models
 import jsnn.nn as jn
 from jsnn import neurons as N
 from jsnn import surrogate as S
@@ -182,8 +183,17 @@ _VGG4 = functools.partial(vggsnn.Model, cfg=((4, 1), (8, 1), "A", (8, 1), (16, 2
                           input_size=(16, 16))
 
 
+_OPTION_KEYS = ("remat", "residuals", "dtype")
+
+
+def _options(kw: dict) -> dict:
+  """Memory options as the zoo's ``options=jsnn.models.Options(...)`` value."""
+  opts = {k: kw.pop(k) for k in _OPTION_KEYS if k in kw}
+  return dict(kw, options=jsnn.models.Options(**opts)) if opts else kw
+
+
 def _model_grads(ctor, x, *, T=None, f64=False, **kw):
-  model = ctor(num_classes=10, T=T or x.shape[0], rngs=nnx.Rngs(0), **kw)
+  model = ctor(num_classes=10, T=T or x.shape[0], rngs=nnx.Rngs(0), **_options(kw))
   graphdef, params, rest = nnx.split(model, nnx.Param, ...)
   if f64:
     params, rest = jax.tree.map(
@@ -235,7 +245,7 @@ def test_layer_remat_and_minimal_residuals_cut_peak_memory():
   residuals shrink the one layer's working set that remains."""
 
   def temp_bytes(**kw):
-    model = _VGG4(num_classes=10, T=4, rngs=nnx.Rngs(0), **kw)
+    model = _VGG4(num_classes=10, T=4, rngs=nnx.Rngs(0), **_options(kw))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     x = jnp.ones((4, 8, 16, 16, 2))
 
@@ -263,12 +273,15 @@ def test_chunked_time_peak_memory_is_bounded_in_T():
 
 def test_bad_memory_options_list_the_valid_values():
   with pytest.raises(ValueError, match=r"remat must be one of \(None, 'layer', 'step'"):
-    vggsnn._VGGSNNTiny(num_classes=10, T=4, remat="chunk", rngs=nnx.Rngs(0))
+    vggsnn._VGGSNNTiny(num_classes=10, T=4, options=jsnn.models.Options(remat="chunk"),
+                       rngs=nnx.Rngs(0))
   with pytest.raises(ValueError,
                      match=r"residuals must be one of \('auto', 'default', 'minimal'\)"):
-    tet_resnet._ResNet19Tiny(num_classes=10, T=2, residuals="tiny", rngs=nnx.Rngs(0))
+    tet_resnet._ResNet19Tiny(num_classes=10, T=2, options=jsnn.models.Options(residuals="tiny"),
+                             rngs=nnx.Rngs(0))
   with pytest.raises(TypeError, match="dtype must be None or a floating dtype"):
-    preact_resnet._ResNet18Tiny(num_classes=10, T=2, dtype=jnp.int8, rngs=nnx.Rngs(0))
+    preact_resnet._ResNet18Tiny(num_classes=10, T=2, options=jsnn.models.Options(dtype=jnp.int8),
+                                rngs=nnx.Rngs(0))
   with pytest.raises(ValueError, match="remat must be None, 'step' or a positive int"):
     jn.SpikingNeuron(N.tet_lif, remat="layer")
   with pytest.raises(ValueError, match="remat must be None, 'step' or a positive int"):

@@ -253,12 +253,22 @@ def build_model(workload: str, variant: str, t: int, b: int):
   return model, x, jnp.arange(b) % 10, loss
 
 
+def _trainer_loss(loss):
+  """``loss(logits_tbc, labels)`` as the trainer's ``loss_fn(model, batch, method_state, rng)``."""
+
+  def loss_fn(model, batch, method_state, rng):
+    del method_state, rng
+    return loss(model(batch["image"]), batch["label"]), {}
+
+  return loss_fn
+
+
 def build(workload, variant, t, b, warmup: int = 3):
   model, x, labels, loss = build_model(workload, variant, t, b)
   tx = optax.adam(1e-3)
   graphdef, state = train.create_train_state(model, tx)
   step_fn = jax.jit(functools.partial(train.train_step, graphdef=graphdef, tx=tx,
-                                      loss_fn=train.classification_loss(loss)),
+                                      loss_fn=_trainer_loss(loss)),
                     donate_argnums=0)
   batch = {"image": x, "label": labels}
   t0 = time.perf_counter()
