@@ -5,6 +5,8 @@ r"""Step-time and memory benchmark of jsnn against the ANN limit and against pee
     python -m experiments.benchmark --workload zoo --threads 1 --rounds 10   # VGGSNN, ResNet-19, ..
     python -m experiments.benchmark --peers --sj-python $SJ/bin/python --spyx-python $SX/bin/python
     python -m experiments.benchmark --workload conv_cifar --xla-compare="--xla_cpu_use_xnnpack=true"
+    python -m experiments.benchmark --workload vggsnn --batch 16 --memory-only \
+        --variants snn,snn_layer_min,snn_layer_bits                    # XLA's temp memory only
     python -m experiments.benchmark --data -- --workers 0 2          # input-pipeline throughput
 
 What is timed: one full jitted train step (forward, backward, optimiser update) after warm-up,
@@ -25,10 +27,17 @@ logits; SpikingJelly LIF tau=2, no decay_input, soft reset, Sigmoid(4)), ``conv_
 time-merged BN + LIF stages on CIFAR repeated T=4, TET loss) and the zoo models at their paper T
 (``vggsnn`` T=10 48x48x2, ``resnet19`` T=4, ``preact_resnet18`` T=6) at a small CPU batch.
 
-Variants: ``snn`` (BPTT), ``ann`` (the same network with ReLU on the time-folded batch, i.e. the
-physical limit: SNN/ANN = 1.0 means the neuron costs nothing), ``snn_remat`` / ``snn_chunk`` /
-``snn_min`` (jsnn's memory-bounded BPTT and minimal-residual scan), ``snn_bf16`` (bfloat16
-convs), ``snn_cl`` (SpikingJelly with channels_last). ``--xla-compare FLAGS`` adds jsnn under
+Frameworks: ``jsnn``; ``jax``, the same networks written by hand in plain JAX (``lax.scan`` LIF,
+``custom_vjp`` spike, ``lax.conv_general_dilated`` / matmul, no jsnn; experiments/bench/jax_worker.py;
+skipped with ``--no-plain-jax``); the peers with ``--peers``.
+
+Variants: ``snn`` (BPTT with the library's defaults), ``ann`` (the same network with ReLU on the
+time-folded batch, i.e. the physical limit: SNN/ANN = 1.0 means the neuron costs nothing),
+``snn_ad`` / ``ann_ad`` (jsnn with the pre-issue-#16 defaults: plain autodiff of the neuron scan,
+``residuals="default"``, and autodiff weight gradients, ``wgrad="autodiff"``), opt-in
+``snn_remat`` / ``snn_chunk`` / ``snn_min`` (jsnn's memory-bounded BPTT and minimal-residual scan),
+``snn_bf16`` (bfloat16 convs), ``snn_layer`` / ``snn_layer_min`` / ``snn_layer_bits`` (zoo models'
+block remat), ``snn_cl`` (SpikingJelly with channels_last). ``--xla-compare FLAGS`` adds jsnn under
 other XLA flags as framework ``jsnn@i``, paired against plain jsnn. Results: experiments/README.md.
 """
 
@@ -56,16 +65,22 @@ WORKLOAD_GROUPS = {"default": ["lif_mlp", "conv_cifar"], "zoo": ["vggsnn", "resn
 WORKLOAD_GROUPS["all"] = WORKLOAD_GROUPS["default"] + WORKLOAD_GROUPS["zoo"]
 _ZOO_VARIANTS = ["snn", "ann"]
 VARIANTS = {
-    "jsnn": {"lif_mlp": ["snn", "ann", "snn_remat", "snn_chunk", "snn_min"],
-             "conv_cifar": ["snn", "ann", "snn_remat", "snn_min", "snn_bf16"],
+    "jsnn": {"lif_mlp": ["snn", "ann", "snn_ad", "ann_ad"],
+             "conv_cifar": ["snn", "ann", "snn_ad", "ann_ad"],
              **{w: _ZOO_VARIANTS for w in WORKLOAD_GROUPS["zoo"]}},
+    "jax": {"lif_mlp": ["snn", "ann"], "conv_cifar": ["snn", "ann"]},
     "spikingjelly": {"lif_mlp": ["snn", "ann"], "conv_cifar": ["snn", "snn_cl", "ann"]},
     "spyx": {"lif_mlp": ["snn", "ann"]},
 }
-# Run only when named in --variants: the weight-gradient options (jsnn.nn.Conv(wgrad="taps"),
-# Linear(wgrad="transpose")) and the zoo models' block-level remat.
-OPT_IN = {"jsnn": ["snn_fg", "ann_fg", "snn_min_fg", "snn_layer", "snn_layer_min"]}
+# Run only when named in --variants: memory / precision options, the explicit weight-gradient
+# paths (``*_fg``: jsnn.nn.Conv(wgrad="taps") / Linear(wgrad="transpose"), the CPU default since
+# issue #16) and the zoo models' block-level remat (``snn_layer*``; ``_bits``: block inputs kept as
+# 1 bit per spike, jsnn/nn/_remat.py).
+OPT_IN = {"jsnn": ["snn_remat", "snn_chunk", "snn_min", "snn_bf16", "snn_fg", "ann_fg",
+                   "snn_min_fg", "snn_min_ad", "snn_layer", "snn_layer_min", "snn_layer_bits",
+                   "snn_layer_min_ad", "snn_layer_bits_ad"]}
 WORKER_MODULE = {"jsnn": "experiments.bench.jsnn_worker",
+                 "jax": "experiments.bench.jax_worker",
                  "spikingjelly": "experiments.bench.sj_worker",
                  "spyx": "experiments.bench.spyx_worker"}
 PEER_FLAGS = {"spikingjelly": ("--sj-python", "SJ_PYTHON", "torch + spikingjelly"),
@@ -159,7 +174,10 @@ def run_workload(workload, threads, frameworks, rounds, t_override=None, b_overr
   try:
     for fw, worker in workers.items():
       for variant in wanted[fw]:
-        info = worker.call(cmd="build", workload=workload, variant=variant, T=t, batch=b)
+        msg = dict(cmd="build", workload=workload, variant=variant, T=t, batch=b)
+        if rounds == 0:
+          msg["warmup"] = 0  # memory only: compile, do not run
+        info = worker.call(**msg)
         if "error" in info:
           print(f"  skip {fw}/{variant}: {info['error']}", file=sys.stderr)
           continue
@@ -186,10 +204,15 @@ def run_workload(workload, threads, frameworks, rounds, t_override=None, b_overr
 
 def _summarise(e: dict, times: dict) -> None:
   ts = times[(e["framework"], e["variant"])]
+  if not ts:  # --memory-only: compiled, not timed
+    e.update(median_ms=None, min_ms=None, max_ms=None, times_ms=[], gflops_per_s=None,
+             ratio_vs_ann=None, ratio_vs_peer={})
+    return
   e.update(median_ms=statistics.median(ts), min_ms=min(ts), max_ms=max(ts), times_ms=ts)
   e["gflops_per_s"] = e["flops"] / e["median_ms"] / 1e6 if e["flops"] else None
   kind = e["variant"].partition("_")[0]  # snn or ann
-  fg = "_fg" if e["variant"].endswith("_fg") else ""  # wgrad variants pair with ann_fg
+  # wgrad variants pair with ann_fg, the pre-#16 defaults (snn_ad) with ann_ad
+  fg = next((s for s in ("_fg", "_ad") if e["variant"].endswith(s)), "")
   ann = times.get((e["framework"], "ann" + fg))
   e["ratio_vs_ann"] = paired_ratio(ts, ann) if ann and kind != "ann" else None
   e["ratio_vs_peer"] = {}
@@ -223,8 +246,8 @@ def print_table(entries, file=None):
   for e in entries:
     peers = ", ".join(f"{k} {v:.2f}x" for k, v in e["ratio_vs_peer"].items())
     print(f"{e['workload']:15} {e['T']:>3} {e['batch']:>3} {e['threads']:>3} "
-          f"{e['framework']:12} {e['variant']:9} {e['median_ms']:9.1f} {e['min_ms']:8.1f} "
-          f"{e['max_ms']:8.1f} {e['compile_s']:9.2f} {_fmt_bytes(e['peak_temp_bytes']):>9} "
+          f"{e['framework']:12} {e['variant']:9} {_fmt(e['median_ms'], '9.1f'):>9} "
+          f"{_fmt(e['min_ms'], '8.1f'):>8} {_fmt(e['max_ms'], '8.1f'):>8} {e['compile_s']:9.2f} {_fmt_bytes(e['peak_temp_bytes']):>9} "
           f"{_fmt(e['gflops_per_s'], '7.1f'):>7} {_fmt(e['ratio_vs_ann'], '6.2f'):>6}  {peers}",
           file=file)
 
@@ -252,11 +275,8 @@ def _peers(args) -> dict:
   return frameworks
 
 
-def main(argv=None):
-  argv = sys.argv[1:] if argv is None else list(argv)
-  if argv[:1] == ["--data"]:  # input pipelines: images/s and frames/s (experiments/bench_data.py)
-    from experiments import bench_data
-    return bench_data.main([a for a in argv[1:] if a != "--"])
+def build_parser() -> argparse.ArgumentParser:
+  """The command line of :func:`main` (without ``--data``)."""
   p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   p.add_argument("--workload", "--workloads", dest="workloads", default="default",
                  help=f"comma list of {sorted(WORKLOADS)} or groups {sorted(WORKLOAD_GROUPS)}")
@@ -267,6 +287,10 @@ def main(argv=None):
   p.add_argument("--T", type=int, default=None, help="override T (all workloads)")
   p.add_argument("--batch", type=int, default=None)
   p.add_argument("--peers", action="store_true", help="also run the peers given by --*-python")
+  p.add_argument("--no-plain-jax", action="store_true",
+                 help="skip the hand-written plain-JAX networks (framework jax)")
+  p.add_argument("--memory-only", action="store_true",
+                 help="compile every entry and report XLA's temporary memory, no timed rounds")
   for flag, env, what in PEER_FLAGS.values():
     p.add_argument(flag, default=os.environ.get(env), help=f"python of a venv with {what}")
   p.add_argument("--xla-flags", default="", help="extra XLA_FLAGS for the jsnn worker "
@@ -276,13 +300,24 @@ def main(argv=None):
                       "(repeatable; write --xla-compare=\"--flag=v\"), paired with plain jsnn")
   p.add_argument("--json", action="store_true",
                  help="print one JSON list on stdout (the table goes to stderr)")
+  return p
+
+
+def main(argv=None):
+  argv = sys.argv[1:] if argv is None else list(argv)
+  if argv[:1] == ["--data"]:  # input pipelines: images/s and frames/s (experiments/bench_data.py)
+    from experiments import bench_data
+    return bench_data.main([a for a in argv[1:] if a != "--"])
+  p = build_parser()
   args = p.parse_args(argv)
   if args.rounds < 1:
     p.error("--rounds must be >= 1")
   workloads = _workload_list(args.workloads, p)
   variants = set(args.variants.split(",")) if args.variants else None
   frameworks = {"jsnn": sys.executable}
-  xla_flags = {"jsnn": args.xla_flags}
+  if not args.no_plain_jax:
+    frameworks["jax"] = sys.executable
+  xla_flags = {"jsnn": args.xla_flags, "jax": args.xla_flags}
   for i, flags in enumerate(args.xla_compare, 1):
     frameworks[f"jsnn@{i}"] = sys.executable
     xla_flags[f"jsnn@{i}"] = (args.xla_flags + " " + flags).strip()
@@ -292,7 +327,8 @@ def main(argv=None):
   for workload in workloads:
     for threads in (int(x) for x in args.threads.split(",")):
       print(f"== {workload}, {threads} thread(s)", file=sys.stderr)
-      entries += run_workload(workload, threads, frameworks, args.rounds, args.T, args.batch,
+      entries += run_workload(workload, threads, frameworks,
+                              0 if args.memory_only else args.rounds, args.T, args.batch,
                               variants, xla_flags)
   if args.json:
     print_table(entries, file=sys.stderr)

@@ -19,6 +19,7 @@ import pytest
 from flax import nnx
 
 import jsnn
+import jsnn.models
 import jsnn.nn as jn
 from jsnn import neurons as N
 from jsnn import surrogate as S
@@ -54,7 +55,7 @@ MINIMAL_NEURONS = {
     "sj_if_hard": N.sj_if, "sj_if_soft_detach": functools.partial(N.sj_if, v_reset=None,
                                                                    detach_reset=True),
     "adali_if": N.adali_if, "adali_lif": N.adali_lif, "sj_plif": N.sj_plif,
-    "clif_lif": N.clif_lif,
+    "clif_lif": N.clif_lif, "clif": N.clif, "clif_plif": N.clif_plif,
 }
 
 
@@ -86,7 +87,7 @@ def test_minimal_residuals_match_autodiff(name):
 
 
 @pytest.mark.usefixtures("fast_compile_here")
-@pytest.mark.parametrize("name", ["tet_lif", "sj_lif_hard", "adali_if", "sj_plif"])
+@pytest.mark.parametrize("name", ["tet_lif", "sj_lif_hard", "adali_if", "sj_plif", "clif"])
 def test_minimal_residuals_match_autodiff_f64(name, x64):
   neuron = MINIMAL_NEURONS[name]()
   x, g = _inputs(jnp.float64)
@@ -121,13 +122,58 @@ def test_minimal_residuals_keep_less_than_autodiff():
   assert temp_bytes("minimal") < 0.5 * temp_bytes("default")
 
 
+def _custom_step(state, x):
+  """A step that is not a registered neuron (plain function)."""
+  v = 0.5 * state.v + x
+  s = S.Sigmoid(4.0)(v - 1.0)
+  return N.LIFState(v * (1.0 - s)), s
+
+
 def test_minimal_residuals_reject_unsupported_neurons():
+  state0 = N.LIFState(jnp.zeros((2, 3)))
   with pytest.raises(ValueError, match="residuals='minimal' supports the bound steps"):
-    N.clif()(jnp.zeros((4, 2, 3)), residuals="minimal")
+    N.run(_custom_step, state0, jnp.zeros((4, 2, 3)), residuals="minimal")
   with pytest.raises(ValueError, match="needs remat=None"):
     N.tet_lif()(jnp.zeros((4, 2, 3)), residuals="minimal", remat="step")
-  with pytest.raises(ValueError, match=r"residuals must be one of \('default', 'minimal'\)"):
+  with pytest.raises(ValueError,
+                     match=r"residuals must be one of \('auto', 'default', 'minimal'\)"):
     N.tet_lif()(jnp.zeros((4, 2, 3)), residuals="small")
+
+
+def _spike_grad_fn(neuron, g, **kw):
+  """Jitted ``d/dx Σ g·spikes`` with the neuron's constants closed over (as in a model)."""
+  return jax.jit(jax.grad(lambda x: jnp.sum(neuron(x, **kw)[1] * g)))
+
+
+@pytest.mark.parametrize("name", ["tet_lif", "sj_lif_hard", "sj_plif", "clif"])
+def test_auto_residuals_is_minimal_and_bitwise_autodiff(name):
+  """The default ``residuals="auto"`` picks the minimal-residual scan for registered neurons and
+  gives plain autodiff's input gradient bit for bit under full XLA optimisation (constants closed
+  over, as in a model), and keeps less."""
+  neuron = MINIMAL_NEURONS[name]()
+  x, g = _inputs(jnp.float32, t=16)
+  auto, plain = _spike_grad_fn(neuron, g), _spike_grad_fn(neuron, g, residuals="default")
+  np.testing.assert_array_equal(np.asarray(auto(x)), np.asarray(plain(x)))
+  mem = lambda f: f.lower(x).compile().memory_analysis().temp_size_in_bytes
+  minimal = _spike_grad_fn(neuron, g, residuals="minimal")
+  assert mem(auto) == mem(minimal) < mem(plain)
+
+
+def test_auto_residuals_falls_back_to_autodiff():
+  """Custom steps, ``remat`` and a traced ``v_reset`` (summed in another order by the minimal
+  backward) run plain autodiff under ``"auto"``; no error."""
+  x, g = _inputs(jnp.float32)
+  state0 = N.LIFState(jnp.zeros(x.shape[1:]))
+  f = lambda residuals: jax.grad(
+      lambda x: jnp.sum(N.run(_custom_step, state0, x, residuals=residuals)[1] * g))(x)
+  np.testing.assert_array_equal(np.asarray(f("auto")), np.asarray(f("default")))
+  neuron = N.sj_lif()
+  np.testing.assert_array_equal(
+      np.asarray(_spike_grad_fn(neuron, g, remat="step")(x)),
+      np.asarray(_spike_grad_fn(neuron, g, remat="step", residuals="default")(x)))
+  jaxpr = lambda r: str(jax.make_jaxpr(jax.grad(
+      lambda v_r, x: jnp.sum(N.sj_lif(v_reset=v_r)(x, residuals=r)[1])))(0.0, x))
+  assert jaxpr("auto") == jaxpr("default") != jaxpr("minimal")
 
 
 # --- models: remat / residuals ----------------------------------------------------------------
@@ -137,8 +183,17 @@ _VGG4 = functools.partial(vggsnn.Model, cfg=((4, 1), (8, 1), "A", (8, 1), (16, 2
                           input_size=(16, 16))
 
 
+_OPTION_KEYS = ("remat", "residuals", "dtype")
+
+
+def _options(kw: dict) -> dict:
+  """Memory options as the zoo's ``options=jsnn.models.Options(...)`` value."""
+  opts = {k: kw.pop(k) for k in _OPTION_KEYS if k in kw}
+  return dict(kw, options=jsnn.models.Options(**opts)) if opts else kw
+
+
 def _model_grads(ctor, x, *, T=None, f64=False, **kw):
-  model = ctor(num_classes=10, T=T or x.shape[0], rngs=nnx.Rngs(0), **kw)
+  model = ctor(num_classes=10, T=T or x.shape[0], rngs=nnx.Rngs(0), **_options(kw))
   graphdef, params, rest = nnx.split(model, nnx.Param, ...)
   if f64:
     params, rest = jax.tree.map(
@@ -190,7 +245,7 @@ def test_layer_remat_and_minimal_residuals_cut_peak_memory():
   residuals shrink the one layer's working set that remains."""
 
   def temp_bytes(**kw):
-    model = _VGG4(num_classes=10, T=4, rngs=nnx.Rngs(0), **kw)
+    model = _VGG4(num_classes=10, T=4, rngs=nnx.Rngs(0), **_options(kw))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     x = jnp.ones((4, 8, 16, 16, 2))
 
@@ -218,11 +273,15 @@ def test_chunked_time_peak_memory_is_bounded_in_T():
 
 def test_bad_memory_options_list_the_valid_values():
   with pytest.raises(ValueError, match=r"remat must be one of \(None, 'layer', 'step'"):
-    vggsnn._VGGSNNTiny(num_classes=10, T=4, remat="chunk", rngs=nnx.Rngs(0))
-  with pytest.raises(ValueError, match=r"residuals must be one of \('default', 'minimal'\)"):
-    tet_resnet._ResNet19Tiny(num_classes=10, T=2, residuals="tiny", rngs=nnx.Rngs(0))
+    vggsnn._VGGSNNTiny(num_classes=10, T=4, options=jsnn.models.Options(remat="chunk"),
+                       rngs=nnx.Rngs(0))
+  with pytest.raises(ValueError,
+                     match=r"residuals must be one of \('auto', 'default', 'minimal'\)"):
+    tet_resnet._ResNet19Tiny(num_classes=10, T=2, options=jsnn.models.Options(residuals="tiny"),
+                             rngs=nnx.Rngs(0))
   with pytest.raises(TypeError, match="dtype must be None or a floating dtype"):
-    preact_resnet._ResNet18Tiny(num_classes=10, T=2, dtype=jnp.int8, rngs=nnx.Rngs(0))
+    preact_resnet._ResNet18Tiny(num_classes=10, T=2, options=jsnn.models.Options(dtype=jnp.int8),
+                                rngs=nnx.Rngs(0))
   with pytest.raises(ValueError, match="remat must be None, 'step' or a positive int"):
     jn.SpikingNeuron(N.tet_lif, remat="layer")
   with pytest.raises(ValueError, match="remat must be None, 'step' or a positive int"):
@@ -270,3 +329,77 @@ def test_bf16_spikes_agree_with_float32():
   n = sum(a.size for a in s32)
   end_to_end = sum(float(jnp.sum(a == b)) for a, b in zip(s32, s16)) / n
   assert end_to_end >= 0.995, end_to_end
+
+
+# --- block remat with 1-bit spike inputs (jsnn/nn/_remat.py) ---------------------------------
+
+class _Block(nnx.Module):
+  """conv -> BN -> LIF, as a VGGSNN layer."""
+
+  def __init__(self, cin, cout, rngs):
+    self.cn = ConvNorm(cin, cout, 3, padding=1, rngs=rngs)
+    self.sn = jn.SpikingNeuron(N.sj_lif)
+
+  def __call__(self, x):
+    return self.sn(self.cn(x))
+
+
+class _Stack(nnx.Module):
+  def __init__(self, remat, bits, rngs):
+    self.blocks = nnx.List([_Block(2, 8, rngs), _Block(8, 8, rngs), _Block(8, 16, rngs)])
+    self.remat, self.bits = remat, bits
+
+  def __call__(self, x):
+    for i, block in enumerate(self.blocks):   # block 0 sees the analog input
+      x = jn.remat_call(self.remat, lambda m, h: m(h), block, x,
+                        input_bits=self.bits and i > 0)
+    return x
+
+
+def _stack_grads(remat, bits, x, g):
+  model = _Stack(remat, bits, nnx.Rngs(0))
+  graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+
+  def loss(params, x):
+    m = nnx.merge(graphdef, params, rest, copy=True)
+    return jnp.sum(m(x) * g), nnx.state(m, nnx.BatchStat)
+
+  f = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
+  return f, f(params, x), (params, x)
+
+
+def test_remat_bits_gives_plain_autodiff_gradients_bitwise():
+  """Loss, BN statistics, parameter and input gradients of a 3-block conv -> BN -> LIF stack with
+  block remat and 1-bit inputs equal plain autodiff's bit for bit (float32, full XLA
+  optimisation: the same operations are recomputed on exactly the same spikes)."""
+  x = jax.random.normal(jax.random.key(1), (4, 2, 8, 8, 2)) * 2
+  g = jax.random.normal(jax.random.key(2), (4, 2, 8, 8, 16))
+  _, ref, _ = _stack_grads(False, False, x, g)
+  _, out, _ = _stack_grads(True, True, x, g)
+  la, lb = jax.tree.leaves(out), jax.tree.leaves(ref)
+  assert len(la) == len(lb)
+  for a, b in zip(la, lb):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_remat_bits_keep_less_and_flag_non_binary_inputs():
+  x = jax.random.normal(jax.random.key(1), (8, 8, 16, 16, 2)) * 2
+  g = jax.random.normal(jax.random.key(2), (8, 8, 16, 16, 16))
+  mem = {}
+  for name, remat, bits in [("plain", False, False), ("remat", True, False),
+                            ("bits", True, True)]:
+    f, _, args = _stack_grads(remat, bits, x, g)
+    mem[name] = f.lower(*args).compile().memory_analysis().temp_size_in_bytes
+  assert mem["bits"] < mem["remat"] < mem["plain"]
+  # Flagging a non-binary input is caught: every gradient of that block becomes NaN.
+  bits, ok = jn._remat.pack_spikes(jnp.asarray([0.0, 1.0, 0.5]))
+  assert not bool(ok)
+  np.testing.assert_array_equal(jn._remat.unpack_spikes(*jn._remat.pack_spikes(
+      jnp.asarray([[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]]))[:1], (2, 3), jnp.float32),
+      [[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+  block = _Block(2, 4, nnx.Rngs(0))
+  xb = jnp.full((2, 1, 4, 4, 2), 0.5)
+  grad = nnx.grad(lambda b, x: jnp.sum(jn.remat_call(True, lambda m, h: m(h), b, x,
+                                                     input_bits=True)), argnums=(0, 1))
+  gb, gx = grad(block, xb)
+  assert bool(jnp.all(jnp.isnan(gx))) and bool(jnp.all(jnp.isnan(gb.cn.conv.conv.kernel[...])))

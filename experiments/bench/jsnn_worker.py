@@ -8,11 +8,16 @@ Adam update, BatchNorm statistics), jitted with the state donated.
 
 Variants (options passed to the model / every ``SpikingNeuron`` constructor):
 
-* ``snn``: plain autodiff BPTT;
+* ``snn``: the library's defaults (since issue #16: ``residuals="auto"``, the minimal-residual
+  scan for every registered neuron, and ``wgrad="auto"``, XLA:CPU's fast weight gradients on the
+  CPU backend); ``snn_ad`` / ``ann_ad``: the pre-#16 defaults, plain autodiff of the neuron scan
+  (``residuals="default"``) and of every weight gradient (``wgrad="autodiff"``);
 * ``snn_remat``: ``remat="step"``; ``snn_chunk``: ``remat=T/4`` (4 chunks of ``T/4`` steps);
 * ``snn_min``: ``residuals="minimal"`` (one custom VJP over the scan, keeps only ``H``);
 * ``snn_layer``: ``remat="layer"`` (zoo models: each block recomputed in the backward);
-  ``snn_layer_min``: that and ``residuals="minimal"``;
+  ``snn_layer_min``: that and ``residuals="minimal"``; ``snn_layer_bits``: that with every block
+  whose input is the previous block's spikes keeping that input as 1 bit per spike
+  (``jsnn.nn.remat_call(..., input_bits=True)``, see :func:`bits_for_spike_inputs`);
 * ``snn_bf16``: ``dtype=jnp.bfloat16`` (bfloat16 convs / matmuls, float32 membrane potential);
 * ``<variant>_fg``: the same with XLA:CPU's fast weight gradients switched on in every layer,
   ``model.set_attributes(jsnn.nn.Conv, wgrad="taps")`` and ``(jsnn.nn.Linear,
@@ -25,6 +30,7 @@ A variant whose option the installed jsnn lacks is reported as an error and skip
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
@@ -37,6 +43,7 @@ import optax
 from flax import nnx
 
 import jsnn
+import jsnn.models
 import jsnn.nn as jn
 from experiments.bench import protocol
 from jsnn import train
@@ -106,6 +113,8 @@ def _zoo(module: str, preset: str, loss, kind: str, shape: tuple[int, ...]):
 
   def make(t, b, rngs, **opts):
     mod = importlib.import_module(f"jsnn.models.{module}")
+    if opts and _accepts(mod.Model.__init__, "options"):   # the zoo's Options value (issue #12)
+      opts = {"options": jsnn.models.Options(**opts)}
     missing = [k for k in opts if not _accepts(mod.Model.__init__, k)]
     if missing:
       raise ValueError(f"this jsnn's {module}.Model has no {missing} option")
@@ -161,14 +170,54 @@ def use_fast_grads(model: nnx.Module) -> int:
 VARIANT_OPTIONS = {  # variant -> model / SpikingNeuron keyword arguments
     "snn": {}, "ann": {}, "snn_remat": {"remat": "step"}, "snn_min": {"residuals": "minimal"},
     "snn_layer": {"remat": "layer"}, "snn_layer_min": {"remat": "layer", "residuals": "minimal"},
+    "snn_layer_bits": {"remat": "layer", "residuals": "minimal"},
     "snn_bf16": {"dtype": jnp.bfloat16},
 }
 
 
+def use_autodiff_grads(model: nnx.Module) -> int:
+  """Switches every ``jsnn.nn.Conv`` / ``jsnn.nn.Linear`` to ``wgrad="autodiff"`` (the pre-#16
+  default); returns how many layers it set."""
+  model.set_attributes(jn.Conv, jn.Linear, wgrad="autodiff", raise_if_not_found=False)
+  return sum(isinstance(m, (jn.Conv, jn.Linear)) for _, m in nnx.iter_modules(model))
+
+
+@contextlib.contextmanager
+def bits_for_spike_inputs(*modules):
+  """Makes the zoo models' block remat keep spike inputs as bits (benchmark-only wiring).
+
+  Replaces ``remat_call`` in the given model modules (``jsnn.models.vggsnn``,
+  ``jsnn.models._resnet``) by a wrapper that passes ``input_bits=True`` exactly when a block's
+  input is the previous block's output, i.e. the spikes of its last ``SpikingNeuron`` (VGGSNN's
+  conv -> BN -> LIF layers and TET ResNet blocks end in a neuron; an analog image or pooled
+  spikes arrive from elsewhere and keep their dtype). Gradients stay exact either way; a wrongly
+  flagged non-binary input would turn the gradients into NaN.
+  """
+  from jsnn.nn import _remat
+  last = {"out": None}
+
+  def wrapped(enabled, fn, *args):
+    out = _remat.remat_call(enabled, fn, *args, input_bits=args[-1] is last["out"])
+    last["out"] = out
+    return out
+
+  saved = [mod.remat_call for mod in modules]
+  for mod in modules:
+    mod.remat_call = wrapped
+  try:
+    yield
+  finally:
+    for mod, fn in zip(modules, saved):
+      mod.remat_call = fn
+
+
 def variant_options(variant: str, t: int) -> dict:
-  """The constructor options of ``variant`` (``snn_chunk``: ``remat = T/4``; a
-  ``_fg`` suffix only switches the layers' weight gradients, see :func:`use_fast_grads`)."""
-  variant = variant.removesuffix("_fg")
+  """The constructor options of ``variant`` (``snn_chunk``: ``remat = T/4``; a ``_fg`` suffix
+  only switches the layers' weight gradients, see :func:`use_fast_grads`; ``_ad``: the pre-#16
+  defaults, see :func:`use_autodiff_grads`)."""
+  if variant in ("snn_ad", "ann_ad"):
+    return {} if variant == "ann_ad" else {"residuals": "default"}
+  variant = variant.removesuffix("_fg").removesuffix("_ad")  # e.g. snn_min_ad
   if variant == "snn_chunk":
     if t % 4:
       raise ValueError(f"snn_chunk needs T divisible by 4, got T={t}")
@@ -182,16 +231,20 @@ def variant_options(variant: str, t: int) -> dict:
 def build_model(workload: str, variant: str, t: int, b: int):
   """``(model, input, labels, loss)`` for one benchmark entry."""
   opts = variant_options(variant, t)
+  if "_bits" in variant and workload not in ("vggsnn", "resnet19"):
+    raise ValueError(f"{variant} is wired for vggsnn and resnet19 only")
   if workload in ("lif_mlp", "conv_cifar"):
     neuron_kw = {k: v for k, v in opts.items() if k != "dtype"}
     missing = [k for k in neuron_kw if not _accepts(jn.SpikingNeuron.__init__, k)]
     if missing or neuron_kw.get("remat") == "layer":
       raise ValueError(f"this variant's options {opts} do not apply to SpikingNeuron")
   model, x_shape, loss = WORKLOADS[workload](t, b, nnx.Rngs(0), **opts)
-  if variant.removesuffix("_fg") == "ann":
+  if variant.removesuffix("_fg").removesuffix("_ad") == "ann":
     to_ann(model)
   if variant.endswith("_fg"):
     use_fast_grads(model)
+  if variant.endswith("_ad"):
+    use_autodiff_grads(model)
   key = jax.random.key(1)
   if workload == "lif_mlp":
     x = (jax.random.uniform(key, x_shape) < 0.1).astype(jnp.float32)  # 10 % input spikes
@@ -200,16 +253,30 @@ def build_model(workload: str, variant: str, t: int, b: int):
   return model, x, jnp.arange(b) % 10, loss
 
 
-def build(workload, variant, t, b):
+def _trainer_loss(loss):
+  """``loss(logits_tbc, labels)`` as the trainer's ``loss_fn(model, batch, method_state, rng)``."""
+
+  def loss_fn(model, batch, method_state, rng):
+    del method_state, rng
+    return loss(model(batch["image"]), batch["label"]), {}
+
+  return loss_fn
+
+
+def build(workload, variant, t, b, warmup: int = 3):
   model, x, labels, loss = build_model(workload, variant, t, b)
   tx = optax.adam(1e-3)
   graphdef, state = train.create_train_state(model, tx)
   step_fn = jax.jit(functools.partial(train.train_step, graphdef=graphdef, tx=tx,
-                                      loss_fn=train.classification_loss(loss)),
+                                      loss_fn=_trainer_loss(loss)),
                     donate_argnums=0)
   batch = {"image": x, "label": labels}
   t0 = time.perf_counter()
-  compiled = step_fn.lower(state, batch).compile()
+  wiring = (bits_for_spike_inputs(importlib.import_module("jsnn.models.vggsnn"),
+                                  importlib.import_module("jsnn.models._resnet"))
+            if "_bits" in variant else contextlib.nullcontext())
+  with wiring:  # the model is traced here
+    compiled = step_fn.lower(state, batch).compile()
   compile_s = time.perf_counter() - t0
   mem = compiled.memory_analysis()
   cost = compiled.cost_analysis()
@@ -220,7 +287,7 @@ def build(workload, variant, t, b):
     holder["state"], metrics = compiled(holder["state"], batch)
     metrics["loss"].block_until_ready()
 
-  for _ in range(3):  # warm-up, excluded from timing
+  for _ in range(warmup):  # excluded from timing
     step()
   info = {"compile_s": compile_s,
           "peak_temp_bytes": int(mem.temp_size_in_bytes) if mem is not None else None,

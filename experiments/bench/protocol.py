@@ -4,7 +4,8 @@ The driver writes one JSON object per line to the worker's stdin and reads one J
 
 * ``{"cmd": "build", "workload": w, "variant": v, "T": t, "batch": b}`` → ``{"ok": true,
   "compile_s": float, "peak_temp_bytes": int | null, "flops": float | null,
-  "peak_device_bytes": int | null}`` (the last optional), or ``{"error": str}`` if the worker
+  "peak_device_bytes": int | null}`` (the last optional; an optional ``"warmup": 0`` in the
+  request asks the jsnn / plain-JAX workers to compile only, for memory tables), or ``{"error": str}`` if the worker
   cannot build that entry (the driver skips it with a message).
 * ``{"cmd": "step", "key": "w/v"}`` → ``{"ms": float}``: one full train step (forward, backward,
   optimiser update), timed with device synchronisation (``block_until_ready`` / torch CPU is
@@ -36,7 +37,8 @@ def serve(build, describe_device):
         break
       if msg["cmd"] == "build":
         key = f'{msg["workload"]}/{msg["variant"]}'
-        step, info = build(msg["workload"], msg["variant"], msg["T"], msg["batch"])
+        extra = {"warmup": msg["warmup"]} if "warmup" in msg else {}  # jsnn / jax workers
+        step, info = build(msg["workload"], msg["variant"], msg["T"], msg["batch"], **extra)
         steps[key] = step
         reply = {"ok": True, **info}
       elif msg["cmd"] == "step":

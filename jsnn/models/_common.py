@@ -14,6 +14,7 @@ import jsnn.neurons
 import jsnn.nn as jn
 from jsnn._renamed import renamed_kwargs
 from jsnn.neurons import Neuron
+from jsnn.nn._remat import remat_call
 
 __all__ = ["Options", "ConvNorm", "check_input", "spatial_mean", "preset", "REMAT_MODES",
            "check_memory_options", "check_moved", "remat_call", "call"]
@@ -36,65 +37,6 @@ def check_memory_options(remat, residuals, dtype, *, who: str) -> None:
   if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
     raise TypeError(f"{who}: dtype must be None or a floating dtype (e.g. jnp.bfloat16), got "
                     f"{dtype!r}.")
-
-
-def remat_call(enabled: bool, fn: Callable, *args):
-  """``fn(*modules, x)`` for ``args = (*modules, x)``, rematerialised when ``enabled``.
-
-  The backward keeps only ``x`` (and the modules' state) and recomputes ``fn``'s forward just
-  before differentiating it. This is ``jax.checkpoint`` / ``nnx.remat`` with one difference: the
-  recomputation is made to depend on the incoming cotangent (``x + 0·ct``), so XLA cannot hoist it
-  into the forward pass. XLA's CPU scheduler does exactly that with ``jax.checkpoint`` (the
-  optimisation barrier is dropped before scheduling), which leaves peak memory unchanged. The
-  modules' state (BatchNorm statistics, dropout RNG counts, sown values) is threaded through;
-  gradients equal plain autodiff's (``+ 0`` is exact).
-  """
-  if not enabled:
-    return fn(*args)
-  *modules, x = args
-  graphdef, state = nnx.split(tuple(modules))
-  leaves, treedef = jax.tree.flatten(state)
-  is_diff = [jnp.issubdtype(jnp.result_type(v), jnp.floating) for v in leaves]
-  diff = [v for v, d in zip(leaves, is_diff) if d]
-  other = [v for v, d in zip(leaves, is_diff) if not d]
-  new_def = []
-
-  def pure(diff, other, x):
-    diff, other = iter(diff), iter(other)
-    st = jax.tree.unflatten(treedef, [next(diff) if d else next(other) for d in is_diff])
-    mods = nnx.merge(graphdef, st)
-    out = fn(*mods, x)
-    new_leaves, nd = jax.tree.flatten(nnx.split(mods)[1])
-    new_def[:] = [nd]
-    return out, new_leaves
-
-  out, new_leaves = _late_remat(pure)(diff, other, x)
-  nnx.update(tuple(modules), jax.tree.unflatten(new_def[0], new_leaves))
-  return out
-
-
-def _late_remat(pure: Callable) -> Callable:
-  """``pure(diff, other, x)`` with a backward that recomputes it after the cotangent arrives."""
-
-  @jax.custom_vjp
-  def f(diff, other, x):
-    return pure(diff, other, x)
-
-  def fwd(diff, other, x):
-    return pure(diff, other, x), (diff, other, x)
-
-  def bwd(res, ct):
-    diff, other, x = res
-    floats = [c for c in jax.tree.leaves(ct) if jnp.issubdtype(c.dtype, jnp.floating)]
-    zero = floats[0].ravel()[0] * 0 if floats else None
-    if zero is not None:
-      x = jax.tree.map(lambda a: a + zero.astype(a.dtype), x)
-    _, vjp = jax.vjp(lambda d, x: pure(d, other, x), diff, x)
-    d_diff, d_x = vjp(ct)
-    return d_diff, [None] * len(other), d_x
-
-  f.defvjp(fwd, bwd)
-  return f
 
 
 def call(module: Callable, x: jax.Array) -> jax.Array:

@@ -126,10 +126,27 @@ def clif_step(state: CLIFState, x: jax.Array, *, params: CLIFParams,
     ``(CLIFState(v, m), spikes [B, ...])``.
   """
   p = align_params(params, x)
-  h = state.v * (1.0 - 1.0 / p.tau) + x
-  m = state.m * jax.nn.sigmoid(exact_div(h, p.tau))
+  return _clif_post(_clif_charge(state, x, p), p, spike_fn)
+
+
+def _clif_charge(state: CLIFState, x: jax.Array, p: CLIFParams) -> tuple[jax.Array, jax.Array]:
+  """``(H_t, M_{t-1})``: everything the fire-and-reset part needs (minimal residuals keep it)."""
+  return state.v * (1.0 - 1.0 / p.tau) + x, state.m
+
+
+def _clif_post(hm, p, spike_fn):
+  h, m_prev = hm
+  m = m_prev * jax.nn.sigmoid(exact_div(h, p.tau))
   s = spike_fn(h - p.v_th)
   m = m + s
   v = h - s * p.v_th
   v = v - s * jax.nn.sigmoid(m)
   return CLIFState(v, m), s
+
+
+@functools.lru_cache(maxsize=None)
+def _clif_split() -> SplitStep:
+  return SplitStep(_clif_charge, _clif_post, x_in_param_grads=False)
+
+
+register_split(clif_step, _clif_split)

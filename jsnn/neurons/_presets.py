@@ -54,13 +54,13 @@ class Neuron:
     return self.init(self.params, like)
 
   def __call__(self, xs: ArrayLike, *, state=None, remat: str | int | None = None,
-               residuals: str = "default"):
+               residuals: str = "auto"):
     """``(final_state, spikes)`` over time-major ``xs [T, B, ...]``; see :func:`jsnn.neurons.run`."""
     xs, state = self._start(xs, state)
     return run(self.bound_step(), state, xs, remat=remat, residuals=residuals)
 
   def run_with_states(self, xs: ArrayLike, *, state=None, remat: str | int | None = None,
-                      residuals: str = "default"):
+                      residuals: str = "auto"):
     """``(final_state, spikes, states)``; see :func:`jsnn.neurons.run_with_states`."""
     xs, state = self._start(xs, state)
     return run_with_states(self.bound_step(), state, xs, remat=remat, residuals=residuals)

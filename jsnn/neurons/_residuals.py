@@ -19,6 +19,10 @@ with the very functions of the step (``jax.vjp`` of ``charge`` and ``post``, so 
 backward and its shape-parameter gradient are used). Plain autodiff of ``lax.scan`` instead keeps
 every intermediate XLA needs (for TET's LIF: ``H - V_th``, ``H`` and ``1 - S`` per step).
 
+For neurons with a second state variable (CLIF's complementary potential ``M``), ``charge``
+returns a tuple ``H_t = (h_t, M_{t-1})``: ``post`` then needs nothing else, and the backward keeps
+two arrays per step instead of the ~6 plain autodiff keeps.
+
 ``charge`` is affine in ``X`` for every registered neuron, so its transpose w.r.t. ``V`` and ``X``
 does not depend on ``X_t``. ``X_t`` is also saved only when a traced constant's gradient needs it
 (SpikingJelly LIF / PLIF with ``decay_input=True`` and a traced ``tau`` / ``w``); constants that are
@@ -32,8 +36,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["SplitStep", "register_split", "split_of", "supported_steps", "minimal_scan",
-           "is_traced"]
+__all__ = ["SplitStep", "register_split", "split_of", "is_supported", "supported_steps",
+           "minimal_scan", "is_traced"]
 
 
 class SplitStep(NamedTuple):
@@ -60,6 +64,14 @@ def supported_steps() -> tuple[str, ...]:
   return tuple(sorted(f.__name__ for f in _REGISTRY))
 
 
+def is_supported(step: Callable) -> bool:
+  """Whether ``step`` is a ``functools.partial`` of a registered step with ``params`` and
+  ``spike_fn`` bound (what :func:`split_of` accepts)."""
+  kw = getattr(step, "keywords", None) or {}
+  return (getattr(step, "func", None) in _REGISTRY and not getattr(step, "args", ())
+          and {"params", "spike_fn"} <= kw.keys())
+
+
 def split_of(step: Callable) -> tuple[SplitStep, Any, Any]:
   """``(split, params, spike_fn)`` of a bound step ``partial(step, params=, spike_fn=, **static)``.
 
@@ -68,12 +80,13 @@ def split_of(step: Callable) -> tuple[SplitStep, Any, Any]:
   """
   fn = getattr(step, "func", None)
   kw = dict(getattr(step, "keywords", {}) or {})
-  if fn not in _REGISTRY or getattr(step, "args", ()) or not {"params", "spike_fn"} <= kw.keys():
+  if not is_supported(step):
     name = getattr(fn, "__name__", None) or getattr(step, "__name__", type(step).__name__)
     raise ValueError(
         f"run: residuals='minimal' supports the bound steps {supported_steps()} (TET/SML LIF, "
-        f"SpikingJelly IF/LIF/PLIF, AdaLi IF/LIF), got {name}. CLIF and custom steps are not "
-        "supported: use residuals='default', with remat='step' or a chunk size to bound memory.")
+        f"SpikingJelly IF/LIF/PLIF, AdaLi IF/LIF, CLIF), got {name}. Custom steps are not "
+        "supported unless registered with jsnn.neurons._residuals.register_split: use "
+        "residuals='default', with remat='step' or a chunk size to bound memory.")
   params, spike_fn = kw.pop("params"), kw.pop("spike_fn")
   return _REGISTRY[fn](**kw), params, spike_fn
 
@@ -145,10 +158,11 @@ def _custom_scan(split, p_consts, sg_consts, trace, save_x, unroll):
     p_of = lambda tr: _merge(tr, p_const, p_how)
     sg = _merge(sg_tr, sg_const, sg_how)
     zeros = lambda tree: jax.tree.map(jnp.zeros_like, tree)
-    t_last = hs.shape[0] - 1
+    t_last = jax.tree.leaves(hs)[0].shape[0] - 1
 
     def prev_state(t):
-      h_prev = jax.lax.dynamic_index_in_dim(hs, jnp.maximum(t - 1, 0), keepdims=False)
+      h_prev = jax.tree.map(
+          lambda a: jax.lax.dynamic_index_in_dim(a, jnp.maximum(t - 1, 0), keepdims=False), hs)
       recomputed, _ = split.post(h_prev, p_of(p_tr), sg)
       return jax.tree.map(lambda a, b: jnp.where(t == 0, a, b), state0, recomputed)
 
@@ -160,7 +174,7 @@ def _custom_scan(split, p_consts, sg_consts, trace, save_x, unroll):
       _, post_vjp = jax.vjp(lambda h, tr, sg_tr: split.post(h, p_of(tr), _merge(
           sg_tr, sg_const, sg_how)), h, p_tr, sg_tr)
       ct_h, ct_p1, ct_sg1 = post_vjp((ct_v, ct_s))
-      x_t = jnp.zeros_like(h) if x is None else x
+      x_t = jnp.zeros_like(ct_s) if x is None else x
       _, charge_vjp = jax.vjp(lambda v, x, tr: split.charge(v, x, p_of(tr)), prev_state(t), x_t,
                               p_tr)
       ct_v, ct_x, ct_p2 = charge_vjp(ct_h)

@@ -7,10 +7,12 @@ runs it over time-major inputs ``xs [T, B, ...]`` with no lambda.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jsnn.neurons import _residuals
@@ -37,16 +39,27 @@ def align_params(params: NamedTuple, x: jax.Array) -> NamedTuple:
     if value is None:
       out[name] = None
       continue
-    p = jnp.asarray(value)
-    if not (jnp.issubdtype(p.dtype, jnp.floating) or jnp.issubdtype(p.dtype, jnp.integer)):
-      raise TypeError(f"{type(params).__name__}.{name} must be a real number, got dtype {p.dtype}.")
-    if p.ndim > x.ndim or any(a not in (1, b) for a, b in zip(p.shape[::-1], x.shape[::-1])):
-      raise ValueError(
-          f"{type(params).__name__}.{name} has shape {p.shape}; expected a scalar or a shape "
-          f"that broadcasts against the trailing axes of the per-step input {x.shape}, e.g. "
-          f"{x.shape[-1:]} per channel or {x.shape[1:]} per neuron.")
-    out[name] = p.astype(x.dtype).reshape((1,) * (x.ndim - p.ndim) + p.shape)
+    # A constant that is not traced stays concrete (evaluated now, not staged into the jitted
+    # program), so steps can specialise on it (see exact_div).
+    with jax.ensure_compile_time_eval() if not _traced(value) else contextlib.nullcontext():
+      out[name] = _align(type(params).__name__, name, value, x)
   return type(params)(**out)
+
+
+def _traced(value) -> bool:
+  return any(isinstance(v, jax.core.Tracer) for v in jax.tree_util.tree_leaves(value))
+
+
+def _align(owner: str, name: str, value, x: jax.Array) -> jax.Array:
+  p = jnp.asarray(value)
+  if not (jnp.issubdtype(p.dtype, jnp.floating) or jnp.issubdtype(p.dtype, jnp.integer)):
+    raise TypeError(f"{owner}.{name} must be a real number, got dtype {p.dtype}.")
+  if p.ndim > x.ndim or any(a not in (1, b) for a, b in zip(p.shape[::-1], x.shape[::-1])):
+    raise ValueError(
+        f"{owner}.{name} has shape {p.shape}; expected a scalar or a shape "
+        f"that broadcasts against the trailing axes of the per-step input {x.shape}, e.g. "
+        f"{x.shape[-1:]} per channel or {x.shape[1:]} per neuron.")
+  return p.astype(x.dtype).reshape((1,) * (x.ndim - p.ndim) + p.shape)
 
 
 def _check_run_inputs(state: Any, xs: jax.Array) -> None:
@@ -72,11 +85,11 @@ def _check_run_inputs(state: Any, xs: jax.Array) -> None:
                       "initial state with the neuron's init function from xs[0].")
 
 
-RESIDUALS = ("default", "minimal")
+RESIDUALS = ("auto", "default", "minimal")
 
 
 def run(step: Step, state: Any, xs: ArrayLike, *, remat: str | int | None = None,
-        residuals: str = "default", unroll: int | bool = 1) -> tuple[Any, jax.Array]:
+        residuals: str = "auto", unroll: int | bool = 1) -> tuple[Any, jax.Array]:
   """Runs ``step`` over the leading (time) axis of ``xs`` with ``jax.lax.scan``.
 
   Returns ``(final_state, spikes [T, B, ...])``; :func:`run_with_states` also returns the state
@@ -86,7 +99,7 @@ def run(step: Step, state: Any, xs: ArrayLike, *, remat: str | int | None = None
 
 
 def run_with_states(step: Step, state: Any, xs: ArrayLike, *, remat: str | int | None = None,
-                    residuals: str = "default", unroll: int | bool = 1
+                    residuals: str = "auto", unroll: int | bool = 1
                     ) -> tuple[Any, jax.Array, Any]:
   """:func:`run` that also returns the state after every step (monitoring, parity checks).
 
@@ -97,7 +110,7 @@ def run_with_states(step: Step, state: Any, xs: ArrayLike, *, remat: str | int |
 
 
 def _scan(step: Step, state: Any, xs: ArrayLike, *, trace: bool,
-          remat: str | int | None = None, residuals: str = "default", unroll: int | bool = 1):
+          remat: str | int | None = None, residuals: str = "auto", unroll: int | bool = 1):
   """Runs ``step`` over the leading (time) axis of ``xs`` with ``jax.lax.scan``.
 
   Args:
@@ -114,15 +127,20 @@ def _scan(step: Step, state: Any, xs: ArrayLike, *, trace: bool,
       ``T/k + k`` instead of ``T``. ``T`` must be divisible by ``k``. Gradients are the same as
       with ``None`` (the same operations are recomputed).
     residuals: what the backward keeps (static). ``"default"``: whatever ``jax.grad`` of the
-      scan keeps. ``"minimal"``: one ``custom_vjp`` over the whole scan that keeps only the
-      pre-spike potential ``H [T, B, ...]`` and runs a reverse scan (see
-      ``jsnn/neurons/_residuals.py``); gradients equal plain autodiff's, surrogate shape parameters
-      and traced constants included. Supported for the LIF / IF family (``decay_lif_step``,
-      ``if_step``, ``lif_step``, ``plif_step`` bound with ``functools.partial(step, params=...,
-      spike_fn=...)``, e.g. ``Neuron.bound_step()``); needs ``remat=None``. Opt-in: on CPU it
-      keeps 2-5x less than ``"default"`` for one neuron layer and ~25% less for a whole VGGSNN,
-      but not every gradient is bitwise equal (a traced ``v_reset`` sums its terms in another
-      order, ~4e-7 relative) and CLIF or custom steps are not supported.
+      scan keeps (plain autodiff). ``"minimal"``: one ``custom_vjp`` over the whole scan that
+      keeps only the pre-spike potential ``H [T, B, ...]`` (CLIF: ``H`` and the complementary
+      potential) and runs a reverse scan (see ``jsnn/neurons/_residuals.py``); gradients equal
+      plain autodiff's, surrogate shape parameters and traced constants included. Supported for
+      the LIF / IF family and CLIF (``decay_lif_step``, ``if_step``, ``lif_step``, ``plif_step``,
+      ``clif_step`` bound with ``functools.partial(step, params=..., spike_fn=...)``, e.g.
+      ``Neuron.bound_step()``); needs ``remat=None``. ``"auto"`` (the default): ``"minimal"``
+      where it gives autodiff's gradients to rounding-free identity of every operation (a
+      supported step, ``remat=None`` and no traced ``v_reset``, whose gradient ``"minimal"``
+      sums in another order, ~4e-7 relative), else ``"default"``. ``"minimal"`` keeps 2-5x less
+      than ``"default"`` for one neuron layer and was faster on CPU in every measurement
+      (``experiments/README.md``); gradients were bitwise equal to autodiff's in the tests
+      (``tests/test_memory.py``: at most 1e-6 relative where XLA fuses the two programs
+      differently).
     unroll: ``jax.lax.scan``'s ``unroll`` (static).
 
   Returns:
@@ -132,7 +150,7 @@ def _scan(step: Step, state: Any, xs: ArrayLike, *, trace: bool,
   Raises:
     ValueError: ``xs`` is not ``[T, B, ...]`` for the given state (e.g. batch-first input), ``T``
       is not divisible by the chunk size, an unknown ``remat`` / ``residuals`` value, or
-      ``residuals="minimal"`` with an unsupported step (e.g. CLIF) or with ``remat``.
+      ``residuals="minimal"`` with an unsupported (custom) step or with ``remat``.
     TypeError: non-floating ``xs`` or a state of another dtype.
   """
   xs = jnp.asarray(xs)
@@ -143,6 +161,8 @@ def _scan(step: Step, state: Any, xs: ArrayLike, *, trace: bool,
     s, out = step(s, x)
     return s, ((out, s) if trace else out)
 
+  if residuals == "auto":
+    residuals = "minimal" if _minimal_is_exact(step, remat) else "default"
   if residuals == "minimal":
     if remat is not None:
       raise ValueError(f"run: residuals='minimal' needs remat=None, got remat={remat!r}.")
@@ -160,6 +180,14 @@ def _scan(step: Step, state: Any, xs: ArrayLike, *, trace: bool,
     return final, ys
   spikes, states = ys
   return final, spikes, states
+
+
+def _minimal_is_exact(step, remat) -> bool:
+  """``residuals="auto"``: the minimal-residual scan applies and sums every gradient as autodiff."""
+  if remat is not None or not _residuals.is_supported(step):
+    return False
+  v_reset = getattr(step.keywords["params"], "v_reset", None)
+  return not _residuals.is_traced(v_reset)
 
 
 def check_memory_options(remat, residuals, *, who: str) -> None:
@@ -195,5 +223,34 @@ def exact_div(a: jax.Array, b: jax.Array) -> jax.Array:
   so bit-level parity of the membrane potential needs a true division. ``b + 0 * a`` has ``a``'s
   shape and depends on ``a`` at run time, so the rewrite cannot fire; it fuses into the same loop
   (one extra multiply-add per element).
+
+  When ``b`` is concrete (not traced) and every entry is a power of two (SpikingJelly's and CLIF's
+  default ``tau = 2``), ``1/b`` is exact, so ``a * (1/b)`` *is* the correctly rounded ``a / b``:
+  that multiplication is returned instead (bitwise the same result for every finite ``a``, no
+  division and no extra operations in the forward or the backward pass; an infinite ``a`` gives
+  ``±inf`` instead of the NaN of ``inf·0``).
   """
+  recip = _exact_reciprocal(b, a.dtype)
+  if recip is not None:
+    return a * recip
   return a / (b + a * 0)
+
+
+def _exact_reciprocal(b, dtype):
+  """``1/b`` in ``dtype`` if ``b`` is concrete and its reciprocal is exact in ``dtype``, else None."""
+  if _traced(b):
+    return None
+  try:
+    bn = np.asarray(b, np.float64)
+  except (TypeError, ValueError, jax.errors.ConcretizationTypeError):
+    return None
+  if bn.size == 0 or not np.all(np.isfinite(bn)) or np.any(bn == 0):
+    return None
+  mant, _ = np.frexp(np.abs(bn))
+  if not np.all(mant == 0.5):
+    return None
+  with np.errstate(over="ignore", under="ignore"):
+    recip = np.asarray(1.0 / bn).astype(dtype)
+  if not np.all(recip.astype(np.float64) * bn == 1.0):  # over/underflows in a narrow dtype
+    return None
+  return jnp.asarray(recip, dtype)

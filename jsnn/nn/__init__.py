@@ -42,6 +42,7 @@ from jsnn.nn._norm import PerStepBatchNorm as PerStepBatchNorm
 from jsnn.nn._norm import TemporalEffectiveBatchNorm as TemporalEffectiveBatchNorm
 from jsnn.nn._norm import ThresholdDependentBatchNorm as ThresholdDependentBatchNorm
 from jsnn.nn._norm import make_norm as make_norm
+from jsnn.nn._remat import remat_call as remat_call
 from jsnn.nn._params import count_params as count_params
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "ThresholdDependentBatchNorm", "TimeFolded", "adaptive_avg_pool", "as_neuron", "avg_pool",
     "conv_fan_in", "count_params", "direct_encode", "encode_input", "flatten", "fold_time",
     "kaiming_normal_fan_out", "latency_encode", "make_norm", "max_pool", "normal", "poisson_encode",
+    "remat_call",
     "RECORDABLE", "set_neuron", "set_spike_fn", "spiking_layers",
     "torch_default_bias_init", "torch_default_kernel_init", "unfold_time", "zeros",
 ]

@@ -83,10 +83,10 @@ def _pair(v: int | Sequence[int]) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Opt-in weight gradients for XLA:CPU (``wgrad=``): same forward and input gradient, another dW
+# Weight gradients (``wgrad=``): autodiff's, or XLA:CPU's fast path (same forward and input grad)
 # ---------------------------------------------------------------------------------------------
-CONV_WGRAD = ("autodiff", "taps")
-LINEAR_WGRAD = ("autodiff", "transpose")
+CONV_WGRAD = ("auto", "autodiff", "taps")
+LINEAR_WGRAD = ("auto", "autodiff", "transpose")
 _CONV_DN = ("NHWC", "HWIO", "NHWC")
 
 
@@ -94,6 +94,17 @@ def _check_wgrad(who: str, wgrad, valid: tuple[str, ...]) -> str:
   if not isinstance(wgrad, str) or wgrad not in valid:
     raise ValueError(f"{who}: wgrad={wgrad!r} is not supported; expected one of "
                      f"{', '.join(repr(v) for v in valid)}.")
+  return wgrad
+
+
+def _resolve_wgrad(who: str, wgrad, valid: tuple[str, ...]) -> str:
+  """The weight-gradient path a layer traces: ``"auto"`` is the fast path (``valid[-1]``) when
+  JAX's default backend is the CPU (where XLA's own weight gradient is slow) and ``"autodiff"``
+  on GPU/TPU, whose vendor libraries compute it well. Checked here so a bad value set with
+  ``set_attributes`` after construction is reported when traced."""
+  wgrad = _check_wgrad(who, wgrad, valid)
+  if wgrad == "auto":
+    return valid[-1] if jax.default_backend() == "cpu" else "autodiff"
   return wgrad
 
 
@@ -229,26 +240,28 @@ class Conv(nnx.Module):
       (``preferred_element_type``), so the layers around it (norms, neurons' membrane
       potentials) stay in float32. Spikes (0/1) are exact in bfloat16. None: plain ``nnx.Conv``
       in the input's dtype.
-    wgrad: how the kernel gradient is computed. ``"autodiff"`` (default): JAX's transpose rule,
-      a weight-gradient convolution. ``"taps"``: one matmul per kernel tap on a shifted, strided
+    wgrad: how the kernel gradient is computed. ``"autodiff"``: JAX's transpose rule, a
+      weight-gradient convolution. ``"taps"``: one matmul per kernel tap on a shifted, strided
       view of the padded input, ``dW[i, j] = x_shifted(i, j)^T · dy`` (see :func:`conv_taps`);
       the forward and the input gradient stay bitwise autodiff's and ``dW`` equals autodiff's up
-      to summation order. It is an XLA:CPU optimisation (its weight-gradient convolution is ~5x
-      slower than PyTorch's; ``"taps"`` made a CIFAR conv net's train step 0.7-0.8x of autodiff's
-      on one core); on GPU/TPU keep ``"autodiff"``. Every stride / padding / kernel size this
-      layer accepts is supported, with and without ``dtype``. Can be switched on a built model
-      with ``model.set_attributes(jsnn.nn.Conv, wgrad="taps")`` (before jitting).
+      to summation order (float32: within 1e-6 of the largest entry in the tests). ``"auto"``
+      (default): ``"taps"`` when JAX's default backend is the CPU, where XLA's weight-gradient
+      convolution is ~5x slower than PyTorch's on one core and ``"taps"`` made a CIFAR conv net's
+      train step 0.7-0.8x of autodiff's; ``"autodiff"`` on GPU/TPU. Every stride / padding /
+      kernel size this layer accepts is supported, with and without ``dtype``. Can be switched
+      on a built model with ``model.set_attributes(jsnn.nn.Conv, wgrad="autodiff")`` (before
+      jitting).
     rngs: NNX random streams (``params``).
 
   Raises:
-    ValueError: at construction, if ``wgrad`` is not one of ``"autodiff"``, ``"taps"``; at trace
-      time, if the input is not ``[..., H, W, C_in]``.
+    ValueError: at construction, if ``wgrad`` is not one of ``"auto"``, ``"autodiff"``,
+      ``"taps"``; at trace time, if the input is not ``[..., H, W, C_in]``.
   """
 
   def __init__(self, in_features: int, out_features: int, kernel_size: int | Sequence[int] = 3,
                *, stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
                use_bias: bool = True, kernel_init=None, bias_init=None, dtype=None,
-               wgrad: str = "autodiff", rngs: nnx.Rngs):
+               wgrad: str = "auto", rngs: nnx.Rngs):
     self.wgrad = _check_wgrad("Conv", wgrad, CONV_WGRAD)
     ks = _pair(kernel_size)
     ph, pw = _pair(padding)
@@ -269,26 +282,10 @@ class Conv(nnx.Module):
     if x.shape[-1] != self.in_features:
       raise ValueError(f"Conv: expected channels-last input [..., H, W, C] with "
                        f"C={self.in_features}, got shape {x.shape}.")
-    taps = _check_wgrad("Conv", self.wgrad, CONV_WGRAD) == "taps"
+    op = conv_taps if _resolve_wgrad("Conv", self.wgrad, CONV_WGRAD) == "taps" else _conv_op
     y, lead = fold_time(x, 3)
-    if self.dtype is None:
-      if not taps:
-        return unfold_time(self.conv(y), lead)
-      c = self.conv  # nnx.Conv's own steps, with the convolution swapped
-      y, k, b = c.promote_dtype((y, c.kernel[...], None if c.bias is None else c.bias[...]),
-                                dtype=c.dtype)
-      out = conv_taps(y, k, self.strides, self.padding, None)
-      if b is not None:
-        out += b.reshape((1,) * (out.ndim - b.ndim) + b.shape)
-      return unfold_time(out, lead)
-    if not taps:
-      out = jax.lax.conv_general_dilated(
-          y.astype(self.dtype), self.conv.kernel[...].astype(self.dtype), self.strides,
-          self.padding, dimension_numbers=("NHWC", "HWIO", "NHWC"),
-          preferred_element_type=y.dtype)
-    else:
-      out = conv_taps(y.astype(self.dtype), self.conv.kernel[...].astype(self.dtype),
-                      self.strides, self.padding, y.dtype)
+    y, k, out_dtype = _operands(self.conv, y, self.dtype)
+    out = op(y, k, self.strides, self.padding, out_dtype)
     return unfold_time(_add_bias(out, self.conv.bias), lead)
 
 
@@ -302,22 +299,23 @@ class Linear(nnx.Module):
     kernel_init: kernel ``(in, out)`` initialiser; default PyTorch's U(±1/√in).
     bias_init: default PyTorch's U(±1/√in).
     dtype: compute dtype (as :class:`Conv`: operands cast, accumulation in the input's dtype).
-    wgrad: how the kernel gradient ``dW = x^T · dy`` is computed. ``"autodiff"`` (default): JAX's
+    wgrad: how the kernel gradient ``dW = x^T · dy`` is computed. ``"autodiff"``: JAX's
       transpose rule, one dot contracting both operands on the batch axis. ``"transpose"``: the
       same product with ``x^T`` materialised, so the dot is the canonical ``[M, K] @ [K, N]``
       that XLA:CPU runs on its fast GEMM path (autodiff's form is 1.3-1.5x slower there); see
-      :func:`dense_transpose`. Forward and input gradient stay bitwise autodiff's. An XLA:CPU
-      optimisation: on GPU/TPU keep ``"autodiff"``. Switchable on a built model with
-      ``model.set_attributes(jsnn.nn.Linear, wgrad="transpose")`` (before jitting).
+      :func:`dense_transpose`. Forward and input gradient stay bitwise autodiff's. ``"auto"``
+      (default): ``"transpose"`` when JAX's default backend is the CPU, ``"autodiff"`` on
+      GPU/TPU. Switchable on a built model with ``model.set_attributes(jsnn.nn.Linear,
+      wgrad="autodiff")`` (before jitting).
     rngs: NNX random streams.
 
   Raises:
-    ValueError: at construction, if ``wgrad`` is not one of ``"autodiff"``, ``"transpose"``; at
-      trace time, if the last axis is not ``F_in``.
+    ValueError: at construction, if ``wgrad`` is not one of ``"auto"``, ``"autodiff"``,
+      ``"transpose"``; at trace time, if the last axis is not ``F_in``.
   """
 
   def __init__(self, in_features: int, out_features: int, *, use_bias: bool = True,
-               kernel_init=None, bias_init=None, dtype=None, wgrad: str = "autodiff",
+               kernel_init=None, bias_init=None, dtype=None, wgrad: str = "auto",
                rngs: nnx.Rngs):
     self.wgrad = _check_wgrad("Linear", wgrad, LINEAR_WGRAD)
     self.in_features = in_features
@@ -335,25 +333,20 @@ class Linear(nnx.Module):
     if x.shape[-1] != self.in_features:
       raise ValueError(f"Linear: expected input [..., F] with F={self.in_features}, got shape "
                        f"{x.shape}.")
-    transpose = _check_wgrad("Linear", self.wgrad, LINEAR_WGRAD) == "transpose"
+    fast = _resolve_wgrad("Linear", self.wgrad, LINEAR_WGRAD) == "transpose"
+    op = dense_transpose if fast else _dense_op
     y, lead = fold_time(x, 1)
-    if self.dtype is None:
-      if not transpose:
-        return unfold_time(self.linear(y), lead)
-      lin = self.linear  # nnx.Linear's own steps, with the dot swapped
-      y, k, b = lin.promote_dtype((y, lin.kernel[...], None if lin.bias is None else
-                                   lin.bias[...]), dtype=lin.dtype)
-      out = dense_transpose(y, k, None)
-      if b is not None:
-        out += jnp.reshape(b, (1,) * (out.ndim - 1) + (-1,))
-      return unfold_time(out, lead)
-    if not transpose:
-      out = jnp.dot(y.astype(self.dtype), self.linear.kernel[...].astype(self.dtype),
-                    preferred_element_type=y.dtype)
-    else:
-      out = dense_transpose(y.astype(self.dtype), self.linear.kernel[...].astype(self.dtype),
-                            y.dtype)
-    return unfold_time(_add_bias(out, self.linear.bias), lead)
+    y, k, out_dtype = _operands(self.linear, y, self.dtype)
+    return unfold_time(_add_bias(op(y, k, out_dtype), self.linear.bias), lead)
+
+
+def _operands(layer, y: jax.Array, dtype):
+  """``(y, kernel, out_dtype)`` of a Conv / Linear: cast to the compute ``dtype`` and accumulated
+  in ``y``'s dtype when one is set, else promoted as ``nnx.Conv`` / ``nnx.Linear`` do."""
+  if dtype is None:
+    y, k, _ = layer.promote_dtype((y, layer.kernel[...], None), dtype=layer.dtype)
+    return y, k, None
+  return y.astype(dtype), layer.kernel[...].astype(dtype), y.dtype
 
 
 def _add_bias(y: jax.Array, bias) -> jax.Array:

@@ -145,7 +145,7 @@ class SpikingNeuron(nnx.Module):
                learnable: Sequence[str] = (), learn_surrogate: bool = False,
                learnable_shape: tuple[int, ...] = (), record: Sequence[str] = (),
                param_dtype=jnp.float32, unroll: int | bool = 1,
-               remat: str | int | None = None, residuals: str = "default"):
+               remat: str | int | None = None, residuals: str = "auto"):
     check_memory_options(remat, residuals, who="SpikingNeuron")
     self.record = _check_record(record, "SpikingNeuron")
     self.unroll = unroll
