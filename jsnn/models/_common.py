@@ -64,8 +64,9 @@ class Options:
       every conv -> norm -> neuron unit or block is rematerialised (the backward keeps only its
       input); ``"step"``: each neuron step; an int ``k``: chunked time in every neuron
       (``T % k == 0``). Gradients are unchanged.
-    residuals: every neuron's ``residuals`` (``"default"`` / ``"minimal"``, see
-      :func:`jsnn.neurons.run`).
+    residuals: every neuron's ``residuals`` (see :func:`jsnn.neurons.run`): ``"auto"`` (default:
+      the minimal-residual scan wherever its gradients equal plain autodiff's, else autodiff),
+      ``"default"`` (plain autodiff of the scan) or ``"minimal"``.
     dtype: compute dtype of the convs and linears that read spikes (e.g. ``jnp.bfloat16``; operands
       cast, float32 accumulation, see :class:`jsnn.nn.Conv`). The first conv, which reads the
       analog input, the norms and the membrane potentials stay in the input's dtype (float32): the
@@ -80,7 +81,7 @@ class Options:
   learnable: tuple[str, ...] = ()
   learn_surrogate: bool = False
   remat: str | int | None = None
-  residuals: str = "default"
+  residuals: str = "auto"
   dtype: Any = None
 
   def __post_init__(self):

@@ -124,8 +124,9 @@ class SpikingNeuron(nnx.Module):
     remat: memory-bounded BPTT of the time scan (:func:`jsnn.neurons.run`): ``None`` (plain
       autodiff), ``"step"`` (rematerialise each step) or an int ``k`` (chunked time, ``T % k ==
       0``). Gradients are unchanged.
-    residuals: ``"default"`` or ``"minimal"`` (a ``custom_vjp`` over the scan keeping only the
-      pre-spike potential; LIF / IF family only, see :func:`jsnn.neurons.run`).
+    residuals: ``"auto"`` (default: the minimal-residual ``custom_vjp`` scan where its gradients
+      equal autodiff's, else plain autodiff), ``"default"`` (plain autodiff) or ``"minimal"``
+      (see :func:`jsnn.neurons.run`).
 
   Inputs in a half-precision dtype (``bfloat16``, ``float16``) run the neuron with a float32
   membrane potential; the spikes (exactly 0/1) are returned in the input's dtype.
