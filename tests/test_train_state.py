@@ -223,7 +223,7 @@ def _key_or_array(x):
 
 @pytest.mark.parametrize("model", ["digits_conv", "vggsnn"])
 def test_sharded_init_equals_eager_init(model):
-  """The jitted, sharded initialiser gives the eager values (VGGSNN: kaiming normal ≤ 1e-6 relative)."""
+  """The jitted, sharded initialiser gives the eager values (within 8 ulp of each leaf's magnitude)."""
   from experiments.configs.digits import DigitsConvNet
   from jsnn.models import vggsnn
 
@@ -241,10 +241,14 @@ def test_sharded_init_equals_eager_init(model):
     assert b.sharding.is_equivalent_to(sh, b.ndim)
     a, b = _key_or_array(a), _key_or_array(b)
     assert a.dtype == b.dtype and a.shape == b.shape
-    if model == "digits_conv":
-      np.testing.assert_array_equal(a, b)
+    # The same threefry draws; XLA may fuse the scale of a uniform/normal draw into the jitted
+    # initialiser (a multiply-add), so values may differ by a few ulp of the distribution's
+    # magnitude (seen in CI depending on what the worker ran before). Integer leaves are exact.
+    if np.issubdtype(a.dtype, np.floating) and a.size:
+      ulp = np.finfo(a.dtype).eps * float(np.max(np.abs(a)))
+      np.testing.assert_allclose(b, a, rtol=0, atol=8 * ulp)
     else:
-      np.testing.assert_allclose(a, b, rtol=1e-6, atol=0)  # a few ulp where XLA fuses the scale
+      np.testing.assert_array_equal(a, b)
 
 
 def test_fsdp_spec_shards_largest_divisible_axis():
