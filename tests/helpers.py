@@ -36,3 +36,39 @@ def assert_equal(actual, expected, err_msg: str = ""):
   actual, expected = _pair(actual, expected)
   np.testing.assert_array_equal(np.broadcast_to(actual, expected.shape), expected,
                                 err_msg=err_msg)
+
+
+class SlowData:
+  """A ``jsnn.train.TrainData`` handing out ``data``'s training batches ``sleep_s`` apart, so a
+  parent process can kill or signal a training child mid-run (resume and fault tests).
+
+  ``on_next(iterator_state)`` runs before each batch (e.g. to write progress to a file).
+  """
+
+  def __init__(self, data, sleep_s: float, on_next=None):
+    self.data, self.sleep_s, self.on_next = data, sleep_s, on_next
+    self.steps_per_epoch = data.steps_per_epoch
+    self.batch_axes = getattr(data, "batch_axes", None)
+    self.eval_batches = data.eval_batches
+
+  def train_iterator(self, position=None):
+    inner = self.data.train_iterator(position)
+    sleep_s, on_next = self.sleep_s, self.on_next
+
+    class It:
+      def __next__(self):
+        import time
+        time.sleep(sleep_s)
+        if on_next is not None:
+          on_next(inner.get_state())
+        return next(inner)
+
+      get_state = inner.get_state
+
+    return It()
+
+
+def save_params(path, params) -> None:
+  """``np.savez`` of a params pytree keyed by tree path (a child run's final weights)."""
+  flat = jax.tree_util.tree_flatten_with_path(jax.device_get(params))[0]
+  np.savez(path, **{jax.tree_util.keystr(p): np.asarray(v) for p, v in flat})

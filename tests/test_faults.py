@@ -32,6 +32,7 @@ from jsnn import train
 from jsnn.train import cli
 from jsnn.train import checkpoint as ckpt_lib
 from jsnn.train import workdir as wd
+from helpers import SlowData, save_params
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -297,32 +298,17 @@ def _child(workdir: str, sleep_s: float):
   cfg.progress = cfg.plot = False
   data = digits_mlp.digits_data(cfg.input, seed=cfg.seed)
 
-  class Slow:
-    steps_per_epoch = data.steps_per_epoch
-    eval_batches = data.eval_batches
-
-    def train_iterator(self, position=None):
-      inner = data.train_iterator(position)
-
-      class It:
-        def __next__(self):
-          time.sleep(sleep_s)
-          if sleep_s:
-            with open(os.path.join(workdir, "progress"), "w") as f:
-              f.write(json.dumps(inner.get_state()))
-          return next(inner)
-
-        get_state = inner.get_state
-      return It()
+  def progress(iterator_state):
+    if sleep_s:
+      with open(os.path.join(workdir, "progress"), "w") as f:
+        f.write(json.dumps(iterator_state))
 
   try:
-    state = _run(cfg, workdir, data=Slow())
+    state = _run(cfg, workdir, data=SlowData(data, sleep_s, progress))
   except train.TrainingInterrupted as e:
     print(e, flush=True)
     sys.exit(128 + e.signum)
-  flat = jax.tree_util.tree_flatten_with_path(jax.device_get(state.params))[0]
-  np.savez(os.path.join(workdir, "final_params.npz"),
-           **{jax.tree_util.keystr(p): v for p, v in flat})
+  save_params(os.path.join(workdir, "final_params.npz"), state.params)
 
 
 def _child_command(workdir, sleep_s):

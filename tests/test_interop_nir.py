@@ -192,8 +192,9 @@ def simulate(graph, x_tbchw, dt):
         z = (v > n.v_threshold).astype(np.float64)
         state[k] = np.where(z > 0, n.v_reset, v)
         h = z
-      else:
-        raise NotImplementedError(type(n))
+      else:  # a graph node this reference simulator has no rule for: say so, never skip it
+        raise TypeError(f"the numpy NIR simulator has no rule for {type(n).__name__} "
+                        f"(node {k!r}); add one before testing graphs that use it")
     outs.append(h)
   return np.stack(outs), margin
 

@@ -104,6 +104,7 @@ def _worker(process_id: int, num_processes: int, port: int, workdir: str, kind: 
   import jsnn.methods
   from experiments.configs import digits_mlp
   from jsnn import train
+  from helpers import SlowData
 
   cfg = digits_mlp.get_config("method=tet,hidden=32,T=2")
   cfg.total_steps, cfg.checkpoint_every_steps, cfg.eval_every_steps = 16, 4, 8
@@ -122,25 +123,7 @@ def _worker(process_id: int, num_processes: int, port: int, workdir: str, kind: 
     factory = _event_net()
     input_key = "frames"
   if sleep_s:
-    inner = data
-
-    class Slow:
-      steps_per_epoch = inner.steps_per_epoch
-      batch_axes = getattr(inner, "batch_axes", None)
-      eval_batches = inner.eval_batches
-
-      def train_iterator(self, position=None):
-        it = inner.train_iterator(position)
-
-        class It:
-          def __next__(self):
-            time.sleep(sleep_s)
-            return next(it)
-
-          get_state = it.get_state
-        return It()
-
-    data = Slow()
+    data = SlowData(data, sleep_s)
   method = jsnn.methods.from_config(cfg.method, cfg.method_kw.to_dict())
   state = train.train_and_evaluate(
       cfg, workdir, model_factory=factory, data=data,

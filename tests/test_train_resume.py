@@ -29,6 +29,7 @@ def _child(workdir: str, sleep_s: float):
   import jsnn.methods
   from experiments.configs import digits_mlp
   from jsnn import train
+  from helpers import SlowData, save_params  # the same batches, handed out slowly
 
   jax.config.update("jax_numpy_dtype_promotion", "strict")  # as tests/conftest.py
   jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -39,28 +40,11 @@ def _child(workdir: str, sleep_s: float):
   cfg.progress = cfg.plot = False
   data = digits_mlp.digits_data(cfg.input, seed=cfg.seed)
 
-  class Slow:  # the same batches, handed out slowly so that the parent can kill mid-run
-    steps_per_epoch = data.steps_per_epoch
-    eval_batches = data.eval_batches
-
-    def train_iterator(self, position=None):
-      inner = data.train_iterator(position)
-
-      class It:
-        def __next__(self):
-          time.sleep(sleep_s)
-          return next(inner)
-
-        get_state = inner.get_state
-      return It()
-
   method = jsnn.methods.from_config(cfg.method, cfg.method_kw.to_dict())
   state = train.train_and_evaluate(
       cfg, workdir, model_factory=functools.partial(digits_mlp.SpikingMLP, **cfg.model),
-      data=Slow(), loss_fn=method.loss_fn(), eval_fn=method.eval_fn())
-  flat = jax.tree_util.tree_flatten_with_path(jax.device_get(state.params))[0]
-  np.savez(os.path.join(workdir, "final_params.npz"),
-           **{jax.tree_util.keystr(p): v for p, v in flat})
+      data=SlowData(data, sleep_s), loss_fn=method.loss_fn(), eval_fn=method.eval_fn())
+  save_params(os.path.join(workdir, "final_params.npz"), state.params)
 
 
 def _command(workdir, sleep_s):
