@@ -269,6 +269,9 @@ def test_model_side_conflicts_are_raised_before_compiling():
     M.from_config("clif+tet", {"lamb": 0.1})
   with pytest.raises(ValueError, match=r"unknown part\(s\) \['losses'\]"):
     M.clif().without("losses")
+  with pytest.raises(ValueError, match=r"method 'adali': unknown neuron preset 'lif2'; valid: "
+                                       r"adali_if, adali_lif, clif"):
+    M.adali(neuron="lif2").prepare(digits_mlp.SpikingMLP(hidden=8, T=2, rngs=nnx.Rngs(0)))
   with pytest.raises(ValueError, match=r"tit: the stages \[\(2, 0\)\] have no epochs"):
     M.tit([(2, 0)])
 

@@ -263,10 +263,10 @@ def resolve_neuron(neuron: Any, who: str) -> Any:
   """A ``jsnn.neurons`` preset given by name (``"clif"``, as configs write it), or ``neuron``."""
   if not isinstance(neuron, str):
     return neuron
-  from jsnn import neurons   # pylint: disable=g-import-not-at-top
-  factory = getattr(neurons, neuron, None)
-  presets = sorted(n for n in dir(neurons) if n.endswith(("_lif", "_if", "_plif")) or n == "clif")
-  if not callable(factory) or neuron not in presets:
+  from jsnn.neurons import _presets   # pylint: disable=g-import-not-at-top
+  presets = sorted(n for n in _presets.__all__ if n != "Neuron")   # the preset factories
+  factory = getattr(_presets, neuron, None)
+  if neuron not in presets:
     raise ValueError(f"method {who!r}: unknown neuron preset {neuron!r}; valid: "
                      f"{', '.join(presets)}.")
   return factory
