@@ -36,6 +36,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jsnn.neurons import _loop
+
 __all__ = ["SplitStep", "register_split", "split_of", "is_supported", "supported_steps",
            "minimal_scan", "is_traced"]
 
@@ -139,7 +141,7 @@ def _custom_scan(split, p_consts, sg_consts, trace, save_x, unroll):
       s, out = split.post(h, p, sg)
       return s, (out, h, s if trace else None)
 
-    final, (spikes, hs, states) = jax.lax.scan(body, state, xs, unroll=unroll)
+    final, (spikes, hs, states) = _loop.scan(body, state, xs, unroll=unroll)
     return final, ((spikes, states) if trace else spikes), hs
 
   @jax.custom_vjp
@@ -184,8 +186,9 @@ def _custom_scan(split, p_consts, sg_consts, trace, save_x, unroll):
 
     ts = jnp.arange(t_last + 1)
     init = (ct_final, zeros(p_tr), zeros(sg_tr))
-    (ct_v0, ct_p, ct_sg), ct_xs = jax.lax.scan(
-        body, init, (ts, hs, xs, ct_spikes, ct_states), reverse=True, unroll=unroll)
+    (ct_v0, ct_p, ct_sg), ct_xs = _loop.scan(
+        body, init, (ts, hs, xs, ct_spikes, ct_states), reverse=True, unroll=unroll,
+        after=ct_spikes)
     return ct_p, ct_sg, ct_v0, ct_xs
 
   scan.defvjp(fwd, bwd)

@@ -97,14 +97,14 @@ def _check_wgrad(who: str, wgrad, valid: tuple[str, ...]) -> str:
   return wgrad
 
 
-def _resolve_wgrad(who: str, wgrad, valid: tuple[str, ...]) -> str:
-  """The weight-gradient path a layer traces: ``"auto"`` is the fast path (``valid[-1]``) when
-  JAX's default backend is the CPU (where XLA's own weight gradient is slow) and ``"autodiff"``
-  on GPU/TPU, whose vendor libraries compute it well. Checked here so a bad value set with
-  ``set_attributes`` after construction is reported when traced."""
+def _resolve_wgrad(who: str, wgrad, valid: tuple[str, ...], cpu_default: str) -> str:
+  """The weight-gradient path a layer traces: ``"auto"`` is ``cpu_default`` when JAX's default
+  backend is the CPU and ``"autodiff"`` on GPU/TPU, whose vendor libraries compute it well.
+  Checked here so a bad value set with ``set_attributes`` after construction is reported when
+  traced."""
   wgrad = _check_wgrad(who, wgrad, valid)
   if wgrad == "auto":
-    return valid[-1] if jax.default_backend() == "cpu" else "autodiff"
+    return cpu_default if jax.default_backend() == "cpu" else "autodiff"
   return wgrad
 
 
@@ -167,13 +167,18 @@ def _conv_taps_bwd(strides, padding, out_dtype, res, g):
                    ((0, 0, 0),) + tuple((lo, hi, 0) for lo, hi in padding) + ((0, 0, 0),))
   g2 = g.reshape(n * ho * wo, cout)
 
-  def tap(i, j):  # [C_in, N·H'·W'] @ [N·H'·W', C_out]
-    xs = jax.lax.slice(xp, (0, i, j, 0), (n, i + sh * (ho - 1) + 1, j + sw * (wo - 1) + 1, cin),
-                       (1, sh, sw, 1))
-    return xs.reshape(n * ho * wo, cin).T @ g2
+  window = (n, sh * (ho - 1) + 1, sw * (wo - 1) + 1, cin)
 
-  dw = jnp.stack([jnp.stack([tap(i, j) for j in range(kw)]) for i in range(kh)])
-  return vjp_x(g)[0], dw.astype(w.dtype)
+  def tap(_, ij):  # [C_in, N·H'·W'] @ [N·H'·W', C_out]
+    zero = jnp.zeros((), ij.dtype)
+    xs = jax.lax.dynamic_slice(xp, (zero, ij[0], ij[1], zero), window)[:, ::sh, ::sw, :]
+    return None, xs.reshape(n * ho * wo, cin).T @ g2
+
+  # One tap after the other (a loop, not kh·kw independent dots): XLA would otherwise keep all
+  # kh·kw transposed input copies alive at once (+720 MiB on VGGSNN's second layer at B=16).
+  taps = jnp.asarray([(i, j) for i in range(kh) for j in range(kw)], jnp.int32)
+  _, dw = jax.lax.scan(tap, None, taps)
+  return vjp_x(g)[0], dw.reshape(kh, kw, cin, cout).astype(w.dtype)
 
 
 conv_taps.defvjp(_conv_taps_fwd, _conv_taps_bwd)
@@ -282,7 +287,7 @@ class Conv(nnx.Module):
     if x.shape[-1] != self.in_features:
       raise ValueError(f"Conv: expected channels-last input [..., H, W, C] with "
                        f"C={self.in_features}, got shape {x.shape}.")
-    op = conv_taps if _resolve_wgrad("Conv", self.wgrad, CONV_WGRAD) == "taps" else _conv_op
+    op = conv_taps if _resolve_wgrad("Conv", self.wgrad, CONV_WGRAD, "taps") == "taps" else _conv_op
     y, lead = fold_time(x, 3)
     y, k, out_dtype = _operands(self.conv, y, self.dtype)
     out = op(y, k, self.strides, self.padding, out_dtype)
@@ -304,8 +309,9 @@ class Linear(nnx.Module):
       same product with ``x^T`` materialised, so the dot is the canonical ``[M, K] @ [K, N]``
       that XLA:CPU runs on its fast GEMM path (autodiff's form is 1.3-1.5x slower there); see
       :func:`dense_transpose`. Forward and input gradient stay bitwise autodiff's. ``"auto"``
-      (default): ``"transpose"`` when JAX's default backend is the CPU, ``"autodiff"`` on
-      GPU/TPU. Switchable on a built model with ``model.set_attributes(jsnn.nn.Linear,
+      (default): ``"autodiff"`` on every backend. (``"transpose"`` was the CPU default until a
+      quiet-machine run showed it slower: lif_mlp's ANN step 146.5 vs 128.6 ms with autodiff,
+      1 thread; the 1.3-1.5x gain was measured on a loaded machine.) Switchable on a built model with ``model.set_attributes(jsnn.nn.Linear,
       wgrad="autodiff")`` (before jitting).
     rngs: NNX random streams.
 
@@ -333,7 +339,7 @@ class Linear(nnx.Module):
     if x.shape[-1] != self.in_features:
       raise ValueError(f"Linear: expected input [..., F] with F={self.in_features}, got shape "
                        f"{x.shape}.")
-    fast = _resolve_wgrad("Linear", self.wgrad, LINEAR_WGRAD) == "transpose"
+    fast = _resolve_wgrad("Linear", self.wgrad, LINEAR_WGRAD, "autodiff") == "transpose"
     op = dense_transpose if fast else _dense_op
     y, lead = fold_time(x, 1)
     y, k, out_dtype = _operands(self.linear, y, self.dtype)
