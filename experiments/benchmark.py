@@ -6,7 +6,7 @@ r"""Step-time and memory benchmark of jsnn against the ANN limit and against pee
     python -m experiments.benchmark --peers --sj-python $SJ/bin/python --spyx-python $SX/bin/python
     python -m experiments.benchmark --workload conv_cifar --xla-compare="--xla_cpu_use_xnnpack=true"
     python -m experiments.benchmark --workload vggsnn --batch 16 --memory-only \
-        --variants snn,snn_layer_min,snn_layer_bits                    # XLA's temp memory only
+        --variants snn,snn_ad,snn_layer,snn_layer_ad                   # XLA's temp memory only
     python -m experiments.benchmark --data -- --workers 0 2          # input-pipeline throughput
 
 What is timed: one full jitted train step (forward, backward, optimiser update) after warm-up,
@@ -36,8 +36,8 @@ time-folded batch, i.e. the physical limit: SNN/ANN = 1.0 means the neuron costs
 ``snn_ad`` / ``ann_ad`` (jsnn with the pre-issue-#16 defaults: plain autodiff of the neuron scan,
 ``residuals="default"``, and autodiff weight gradients, ``wgrad="autodiff"``), opt-in
 ``snn_remat`` / ``snn_chunk`` / ``snn_min`` (jsnn's memory-bounded BPTT and minimal-residual scan),
-``snn_bf16`` (bfloat16 convs), ``snn_layer`` / ``snn_layer_min`` / ``snn_layer_bits`` (zoo models'
-block remat), ``snn_cl`` (SpikingJelly with channels_last). ``--xla-compare FLAGS`` adds jsnn under
+``snn_bf16`` (bfloat16 convs), ``snn_layer`` / ``snn_layer_min`` / ``snn_layer_ad`` (zoo models'
+block remat, spike inputs kept as bits), ``snn_cl`` (SpikingJelly with channels_last). ``--xla-compare FLAGS`` adds jsnn under
 other XLA flags as framework ``jsnn@i``, paired against plain jsnn. Results: experiments/README.md.
 """
 
@@ -73,12 +73,11 @@ VARIANTS = {
     "spyx": {"lif_mlp": ["snn", "ann"]},
 }
 # Run only when named in --variants: memory / precision options, the explicit weight-gradient
-# paths (``*_fg``: jsnn.nn.Conv(wgrad="taps") / Linear(wgrad="transpose"), the CPU default since
-# issue #16) and the zoo models' block-level remat (``snn_layer*``; ``_bits``: block inputs kept as
-# 1 bit per spike, jsnn/nn/_remat.py).
+# paths (``*_fg``: jsnn.nn.Conv(wgrad="taps") / Linear(wgrad="transpose"); the conv path is the
+# CPU default since issue #16) and the zoo models' block-level remat (``snn_layer*``: block inputs
+# that are a neuron's spikes kept as 1 bit per spike, jsnn/nn/_remat.py).
 OPT_IN = {"jsnn": ["snn_remat", "snn_chunk", "snn_min", "snn_bf16", "snn_fg", "ann_fg",
-                   "snn_min_fg", "snn_min_ad", "snn_layer", "snn_layer_min", "snn_layer_bits",
-                   "snn_layer_min_ad", "snn_layer_bits_ad"]}
+                   "snn_min_fg", "snn_min_ad", "snn_layer", "snn_layer_min", "snn_layer_ad"]}
 WORKER_MODULE = {"jsnn": "experiments.bench.jsnn_worker",
                  "jax": "experiments.bench.jax_worker",
                  "spikingjelly": "experiments.bench.sj_worker",

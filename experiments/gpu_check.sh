@@ -58,7 +58,7 @@ if want memory; then
   for wb in "${MEM[@]}"; do
     read -r w b <<< "$wb"
     "$PY" -m experiments.benchmark --workload "$w" --batch "$b" --threads "$THREADS" \
-        --no-plain-jax --variants snn,snn_layer_min,snn_layer_bits \
+        --no-plain-jax --variants snn,snn_ad,snn_layer,snn_layer_ad \
         ${TINY:+--T 2} --rounds "$ROUNDS" --json \
         > "$OUT/memory_$w.json" 2> >(tee "$OUT/memory_$w.txt" >&2)
   done

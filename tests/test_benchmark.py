@@ -218,4 +218,4 @@ def test_gpu_check_script_tiny(tmp_path):
     args = parser.parse_args(argv[2:])
     assert benchmark._workload_list(args.workloads, parser)
     if name.startswith("memory"):
-      assert args.variants == "snn,snn_layer_min,snn_layer_bits"
+      assert args.variants == "snn,snn_ad,snn_layer,snn_layer_ad"

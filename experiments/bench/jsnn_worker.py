@@ -14,10 +14,10 @@ Variants (options passed to the model / every ``SpikingNeuron`` constructor):
   (``residuals="default"``) and of every weight gradient (``wgrad="autodiff"``);
 * ``snn_remat``: ``remat="step"``; ``snn_chunk``: ``remat=T/4`` (4 chunks of ``T/4`` steps);
 * ``snn_min``: ``residuals="minimal"`` (one custom VJP over the scan, keeps only ``H``);
-* ``snn_layer``: ``remat="layer"`` (zoo models: each block recomputed in the backward);
-  ``snn_layer_min``: that and ``residuals="minimal"``; ``snn_layer_bits``: that with every block
-  whose input is the previous block's spikes keeping that input as 1 bit per spike
-  (``jsnn.nn.remat_call(..., input_bits=True)``, see :func:`bits_for_spike_inputs`);
+* ``snn_layer``: ``remat="layer"`` (zoo models: each block recomputed in the backward, a block
+  whose input is the previous block's spikes keeping that input as 1 bit per spike);
+  ``snn_layer_min``: that and ``residuals="minimal"``; ``snn_layer_ad``: ``remat="layer"`` with
+  autodiff weight gradients;
 * ``snn_bf16``: ``dtype=jnp.bfloat16`` (bfloat16 convs / matmuls, float32 membrane potential);
 * ``<variant>_fg``: the same with XLA:CPU's fast weight gradients switched on in every layer,
   ``model.set_attributes(jsnn.nn.Conv, wgrad="taps")`` and ``(jsnn.nn.Linear,
@@ -30,7 +30,6 @@ A variant whose option the installed jsnn lacks is reported as an error and skip
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 import inspect
@@ -170,7 +169,6 @@ def use_fast_grads(model: nnx.Module) -> int:
 VARIANT_OPTIONS = {  # variant -> model / SpikingNeuron keyword arguments
     "snn": {}, "ann": {}, "snn_remat": {"remat": "step"}, "snn_min": {"residuals": "minimal"},
     "snn_layer": {"remat": "layer"}, "snn_layer_min": {"remat": "layer", "residuals": "minimal"},
-    "snn_layer_bits": {"remat": "layer", "residuals": "minimal"},
     "snn_bf16": {"dtype": jnp.bfloat16},
 }
 
@@ -180,35 +178,6 @@ def use_autodiff_grads(model: nnx.Module) -> int:
   default); returns how many layers it set."""
   model.set_attributes(jn.Conv, jn.Linear, wgrad="autodiff", raise_if_not_found=False)
   return sum(isinstance(m, (jn.Conv, jn.Linear)) for _, m in nnx.iter_modules(model))
-
-
-@contextlib.contextmanager
-def bits_for_spike_inputs(*modules):
-  """Makes the zoo models' block remat keep spike inputs as bits (benchmark-only wiring).
-
-  Replaces ``remat_call`` in the given model modules (``jsnn.models.vggsnn``,
-  ``jsnn.models._resnet``) by a wrapper that passes ``input_bits=True`` exactly when a block's
-  input is the previous block's output, i.e. the spikes of its last ``SpikingNeuron`` (VGGSNN's
-  conv -> BN -> LIF layers and TET ResNet blocks end in a neuron; an analog image or pooled
-  spikes arrive from elsewhere and keep their dtype). Gradients stay exact either way; a wrongly
-  flagged non-binary input would turn the gradients into NaN.
-  """
-  from jsnn.nn import _remat
-  last = {"out": None}
-
-  def wrapped(enabled, fn, *args):
-    out = _remat.remat_call(enabled, fn, *args, input_bits=args[-1] is last["out"])
-    last["out"] = out
-    return out
-
-  saved = [mod.remat_call for mod in modules]
-  for mod in modules:
-    mod.remat_call = wrapped
-  try:
-    yield
-  finally:
-    for mod, fn in zip(modules, saved):
-      mod.remat_call = fn
 
 
 def variant_options(variant: str, t: int) -> dict:
@@ -231,8 +200,6 @@ def variant_options(variant: str, t: int) -> dict:
 def build_model(workload: str, variant: str, t: int, b: int):
   """``(model, input, labels, loss)`` for one benchmark entry."""
   opts = variant_options(variant, t)
-  if "_bits" in variant and workload not in ("vggsnn", "resnet19"):
-    raise ValueError(f"{variant} is wired for vggsnn and resnet19 only")
   if workload in ("lif_mlp", "conv_cifar"):
     neuron_kw = {k: v for k, v in opts.items() if k != "dtype"}
     missing = [k for k in neuron_kw if not _accepts(jn.SpikingNeuron.__init__, k)]
@@ -272,11 +239,7 @@ def build(workload, variant, t, b, warmup: int = 3):
                     donate_argnums=0)
   batch = {"image": x, "label": labels}
   t0 = time.perf_counter()
-  wiring = (bits_for_spike_inputs(importlib.import_module("jsnn.models.vggsnn"),
-                                  importlib.import_module("jsnn.models._resnet"))
-            if "_bits" in variant else contextlib.nullcontext())
-  with wiring:  # the model is traced here
-    compiled = step_fn.lower(state, batch).compile()
+  compiled = step_fn.lower(state, batch).compile()
   compile_s = time.perf_counter() - t0
   mem = compiled.memory_analysis()
   cost = compiled.cost_analysis()

@@ -17,7 +17,7 @@ from jsnn.neurons import Neuron
 from jsnn.nn._remat import remat_call
 
 __all__ = ["Options", "ConvNorm", "check_input", "spatial_mean", "preset", "REMAT_MODES",
-           "check_memory_options", "check_moved", "remat_call", "call"]
+           "check_memory_options", "check_moved", "remat_call", "call", "spike_input"]
 
 # The ``remat`` values every zoo model accepts (an int k is chunked time with chunks of k steps).
 REMAT_MODES = (None, "layer", "step", "<int k >= 1>")
@@ -37,6 +37,14 @@ def check_memory_options(remat, residuals, dtype, *, who: str) -> None:
   if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
     raise TypeError(f"{who}: dtype must be None or a floating dtype (e.g. jnp.bfloat16), got "
                     f"{dtype!r}.")
+
+
+def spike_input(layer: jn.SpikingNeuron | None) -> bool:
+  """Whether a block whose input is ``layer``'s output may keep that input as 1 bit per spike in
+  ``remat="layer"`` (``remat_call(input_bits=...)``): ``layer`` is a spiking layer whose output is
+  0/1 by construction (:attr:`jsnn.nn.SpikingNeuron.emits_binary_spikes`). None (an analog input,
+  pooled or summed spikes): False."""
+  return layer is not None and layer.emits_binary_spikes
 
 
 def call(module: Callable, x: jax.Array) -> jax.Array:

@@ -26,7 +26,7 @@ from flax import nnx
 
 import jsnn.nn as jn
 from jsnn.models._common import (ConvNorm, Options, call, check_input, remat_call,
-                                  spatial_mean)
+                                  spatial_mean, spike_input)
 
 __all__ = ["BasicBlock", "SpikingResNet", "STEMS", "CONNECTS"]
 
@@ -165,7 +165,16 @@ class SpikingResNet(nnx.Module):
 
   def stage(self, i: int, h: jax.Array) -> jax.Array:
     """Block ``i`` (0-based): ``[T, B, H, W, C] -> [T, B, H', W', stage_channels[i]]``."""
-    return remat_call(self.remat_layers, call, self.blocks[i], h)
+    return remat_call(self.remat_layers, call, self.blocks[i], h,
+                      input_bits=spike_input(self._spiking_output(i - 1)))
+
+  def _spiking_output(self, i: int):
+    """The neuron whose spikes are the output of stage ``i`` (``-1``: the stem), or None when
+    that output is not plain spikes (SEW's ``spikes + identity``)."""
+    if i < 0:
+      return self.stem_sn      # max-pooled stem spikes are spikes too
+    block = self.blocks[i]
+    return block.sn2 if block.connect == "add" else None
 
   def head(self, h: jax.Array) -> jax.Array:
     """Last block's spikes ``[T, B, H, W, C]`` -> logits ``[T, B, num_classes]``."""

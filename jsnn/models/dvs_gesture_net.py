@@ -26,7 +26,8 @@ from flax import nnx
 
 import jsnn.neurons
 import jsnn.nn as jn
-from jsnn.models._common import (ConvNorm, Options, check_input, check_moved, preset, remat_call)
+from jsnn.models._common import (ConvNorm, Options, check_input, check_moved, preset, remat_call,
+                                 spike_input)
 
 __all__ = ["Model", "DVSGestureNet", "voting"]
 
@@ -92,8 +93,10 @@ class Model(nnx.Module):
     """
     h = check_input(x, T=self.T, input_kind=self.input_kind, input_size=self.input_size,
                     in_channels=self.in_channels, who="dvs_gesture_net.Model")
+    prev = None   # max-pooled spikes are spikes: each stage after the first keeps 1 bit each
     for conv, sn in zip(self.convs, self.conv_sns):
-      h = remat_call(self.remat_layers, _stage, conv, sn, h)
+      h = remat_call(self.remat_layers, _stage, conv, sn, h, input_bits=spike_input(prev))
+      prev = sn
     h = self.sn1(self.fc1(self.drop1(jn.flatten(h))))
     h = self.sn2(self.fc2(self.drop2(h)))
     return voting(h, self.voting_group)

@@ -31,7 +31,7 @@ from flax import nnx
 import jsnn.neurons
 import jsnn.nn as jn
 from jsnn.models._common import (ConvNorm, Options, call, check_input, check_moved, preset,
-                                 remat_call)
+                                 remat_call, spike_input)
 
 __all__ = ["Model", "VGG11", "VGG13", "VGG11DVSCIFAR10", "VGG11Gesture", "VGG13TinyImageNet",
            "CFGS"]
@@ -106,11 +106,15 @@ class Model(nnx.Module):
     """
     h = check_input(x, T=self.T, input_kind=self.input_kind, input_size=self.input_size,
                     in_channels=self.in_channels, who="spiking_vgg.Model")
-    units = iter(self.units)
+    units, prev = iter(self.units), None   # prev: the neuron whose spikes h is, if any
     for stage in self.cfg:
       for item in stage:
-        h = jn.avg_pool(h, 2) if item == "M" else remat_call(self.remat_layers, call,
-                                                              next(units), h)
+        if item == "M":
+          h, prev = jn.avg_pool(h, 2), None
+          continue
+        unit = next(units)
+        h = remat_call(self.remat_layers, call, unit, h, input_bits=spike_input(prev))
+        prev = unit.sn if unit.drop.rate == 0 else None   # dropout scales kept spikes
     h = jn.adaptive_avg_pool(h, self.pool_size)
     return self.classifier(jn.flatten(h))
 

@@ -27,7 +27,7 @@ from flax import nnx
 import jsnn.neurons
 import jsnn.nn as jn
 from jsnn.models._common import (ConvNorm, Options, call, check_input, check_moved, preset,
-                                 remat_call)
+                                 remat_call, spike_input)
 
 __all__ = ["Model", "VGGSNN", "VGGSNNwoAP", "CFG_VGGSNN", "CFG_VGGSNN_WOAP"]
 
@@ -106,10 +106,14 @@ class Model(nnx.Module):
     """
     h = check_input(x, T=self.T, input_kind=self.input_kind, input_size=self.input_size,
                     in_channels=self.in_channels, who="vggsnn.Model")
-    layers = iter(self.layers)
+    layers, prev = iter(self.layers), None   # prev: the layer whose spikes h is, if any
     for item in self.cfg:
-      h = jn.avg_pool(h, 2) if item == "A" else remat_call(self.remat_layers, call,
-                                                            next(layers), h)
+      if item == "A":
+        h, prev = jn.avg_pool(h, 2), None
+        continue
+      layer = next(layers)
+      h = remat_call(self.remat_layers, call, layer, h, input_bits=spike_input(prev))
+      prev = layer.sn
     return self.classifier(jn.flatten(h))
 
 
