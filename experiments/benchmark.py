@@ -77,7 +77,8 @@ VARIANTS = {
 # CPU default since issue #16) and the zoo models' block-level remat (``snn_layer*``: block inputs
 # that are a neuron's spikes kept as 1 bit per spike, jsnn/nn/_remat.py).
 OPT_IN = {"jsnn": ["snn_remat", "snn_chunk", "snn_min", "snn_bf16", "snn_fg", "ann_fg",
-                   "snn_min_fg", "snn_min_ad", "snn_layer", "snn_layer_min", "snn_layer_ad"]}
+                   "snn_min_fg", "snn_min_ad", "snn_layer", "snn_layer_min", "snn_layer_ad",
+                   "snn_ad", "ann_ad"]}  # the last two: default on lif_mlp / conv_cifar only
 WORKER_MODULE = {"jsnn": "experiments.bench.jsnn_worker",
                  "jax": "experiments.bench.jax_worker",
                  "spikingjelly": "experiments.bench.sj_worker",
@@ -164,8 +165,9 @@ def run_workload(workload, threads, frameworks, rounds, t_override=None, b_overr
   xla_flags = xla_flags or {}
   t, b = WORKLOADS[workload]
   t, b = t_override or t, b_override or b
-  wanted = {fw: [v for v in VARIANTS[_base(fw)].get(workload, []) + OPT_IN.get(_base(fw), [])
-                 if (v in variants if variants else v not in OPT_IN.get(_base(fw), []))]
+  default = {fw: VARIANTS[_base(fw)].get(workload, []) for fw in frameworks}
+  wanted = {fw: [v for v in dict.fromkeys(default[fw] + OPT_IN.get(_base(fw), []))
+                 if (v in variants if variants else v in default[fw])]
             for fw in frameworks}
   entries, times = [], {}
   workers = _start_workers({fw: py for fw, py in frameworks.items() if wanted[fw]}, threads,

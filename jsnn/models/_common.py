@@ -70,7 +70,8 @@ class Options:
     learn_surrogate: learn the spike function's shape parameters (PSG).
     remat: memory-bounded BPTT, one of :data:`REMAT_MODES`: None (plain autodiff); ``"layer"``:
       every conv -> norm -> neuron unit or block is rematerialised (the backward keeps only its
-      input); ``"step"``: each neuron step; an int ``k``: chunked time in every neuron
+      input, as 1 bit per spike where that input is a neuron's binary output, see
+      :func:`spike_input`); ``"step"``: each neuron step; an int ``k``: chunked time in every neuron
       (``T % k == 0``). Gradients are unchanged.
     residuals: every neuron's ``residuals`` (see :func:`jsnn.neurons.run`): ``"auto"`` (default:
       the minimal-residual scan wherever its gradients equal plain autodiff's, else autodiff),

@@ -41,6 +41,7 @@ from jsnn.nn._norm import BatchNorm as BatchNorm
 from jsnn.nn._norm import PerStepBatchNorm as PerStepBatchNorm
 from jsnn.nn._norm import TemporalEffectiveBatchNorm as TemporalEffectiveBatchNorm
 from jsnn.nn._norm import ThresholdDependentBatchNorm as ThresholdDependentBatchNorm
+from jsnn.nn._norm import batch_normalise as batch_normalise
 from jsnn.nn._norm import make_norm as make_norm
 from jsnn.nn._remat import remat_call as remat_call
 from jsnn.nn._params import count_params as count_params
@@ -49,6 +50,7 @@ __all__ = [
     "BatchNorm", "Conv", "Dropout", "FLATTEN_ORDERS", "INPUT_KINDS", "LATENCY_FUNCTIONS", "Linear", "NORM_KINDS", "NeuronConstant",
     "PerStepBatchNorm", "SpikingNeuron", "SurrogateShape", "TemporalEffectiveBatchNorm",
     "ThresholdDependentBatchNorm", "TimeFolded", "adaptive_avg_pool", "as_neuron", "avg_pool",
+    "batch_normalise",
     "conv_fan_in", "count_params", "direct_encode", "encode_input", "flatten", "fold_time",
     "kaiming_normal_fan_out", "latency_encode", "make_norm", "max_pool", "normal", "poisson_encode",
     "remat_call",
