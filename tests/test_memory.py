@@ -437,3 +437,19 @@ def test_layer_remat_packs_exactly_the_spike_inputs(ctor, x_shape, kw, n_bits, m
   x = jax.random.normal(jax.random.key(1), x_shape)
   _model_grads(functools.partial(ctor, **kw), x, T=2, remat="layer")
   assert len(packed) == n_bits, packed
+
+
+def test_a_module_in_a_neurons_place_is_not_taken_for_spikes():
+  """An ANN twin (every SpikingNeuron replaced by a ReLU module) still runs, without bits."""
+  model = _VGG4(num_classes=10, T=2, rngs=nnx.Rngs(0),
+                options=jsnn.models.Options(remat="layer"))
+  for layer in model.layers:
+    layer.sn = _ReLU()
+  x = jax.random.normal(jax.random.key(1), (2, 2, 16, 16, 2))
+  grads = nnx.grad(lambda m: jnp.sum(m(x)))(model)
+  assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grads))
+
+
+class _ReLU(nnx.Module):
+  def __call__(self, x):
+    return jax.nn.relu(x)

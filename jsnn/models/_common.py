@@ -39,12 +39,12 @@ def check_memory_options(remat, residuals, dtype, *, who: str) -> None:
                     f"{dtype!r}.")
 
 
-def spike_input(layer: jn.SpikingNeuron | None) -> bool:
+def spike_input(layer: Any) -> bool:
   """Whether a block whose input is ``layer``'s output may keep that input as 1 bit per spike in
   ``remat="layer"`` (``remat_call(input_bits=...)``): ``layer`` is a spiking layer whose output is
   0/1 by construction (:attr:`jsnn.nn.SpikingNeuron.emits_binary_spikes`). None (an analog input,
-  pooled or summed spikes): False."""
-  return layer is not None and layer.emits_binary_spikes
+  pooled or summed spikes) or any other module put in the neuron's place (e.g. a ReLU): False."""
+  return isinstance(layer, jn.SpikingNeuron) and layer.emits_binary_spikes
 
 
 def call(module: Callable, x: jax.Array) -> jax.Array:
