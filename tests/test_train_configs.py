@@ -196,3 +196,45 @@ def test_runlocal_trains_one_step_and_evaluates(tmp_path, name):
   if method.learn_surrogate:  # PSG: learned surrogate shapes, with their own optimiser
     assert "surrogate" in jax.tree.leaves(jsnn.transforms.psg_label_fn(state.params))
 
+
+
+# ------------------------------------------------------------------------------ memory option
+
+def remat_config_names() -> list[str]:
+  return [n for n in config_names()
+          if "set_remat(c, arg.remat)" in (CONFIG_DIR / f"{n}.py").read_text()]
+
+
+def test_the_zoo_configs_take_remat():
+  assert set(remat_config_names()) >= {"tet_cifar", "tet_dvs", "tet_imagenet", "sml_cifar",
+                                       "sml_imagenet", "clif_cifar", "clif_dvs", "adali_cifar",
+                                       "psg_cifar"}
+
+
+@pytest.mark.parametrize("name", remat_config_names())
+def test_remat_arg_sets_the_model_options(name):
+  cfg = load(name).get_config("runlocal,remat=layer")
+  assert cfg.model.options.remat == "layer"
+  train.validate_config(cfg, num_devices=1)
+  assert load(name).get_config("runlocal,remat=2").model.options.remat == 2
+  assert "options" not in load(name).get_config("runlocal").model or (
+      load(name).get_config("runlocal").model.options.remat is None)
+  with pytest.raises(ValueError, match="remat must be one of"):
+    load(name).get_config("remat=sideways")
+
+
+def test_remat_keeps_the_amp_dtype():
+  cfg = load("clif_cifar").get_config("amp,remat=layer")
+  assert cfg.model.options.remat == "layer" and cfg.model.options.dtype == np.float16
+
+
+@pytest.mark.usefixtures("fast_compile")
+def test_runlocal_with_layer_remat_trains(tmp_path):
+  """VGGSNN (TET, DVS frames) with every layer rematerialised and 1-bit spike inputs."""
+  cfg = load("tet_dvs").get_config("runlocal,remat=layer")
+  cfg.input.data_dir = str(tmp_path / "tfds")
+  with _mock(cfg):
+    state = main.run(cfg, str(tmp_path / "work"), config_name="tet_dvs:runlocal,remat=layer")
+  assert int(state.step) == 1
+  record = json.loads((tmp_path / "work" / "metrics.jsonl").read_text().splitlines()[0])
+  assert all(math.isfinite(v) for k, v in record.items() if "loss" in k), record

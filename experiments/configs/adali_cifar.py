@@ -62,9 +62,12 @@ TINY = dict(depths=(1, 1, 1, 1), widths=(4, 8, 8, 8), stem_width=4)
 
 
 def get_config(arg: str | None = None):
-  """``arg`` = ``dataset=<cifar10|cifar100>,T=4,schedule=<log|linear|sqrt|null>,runlocal``."""
+  """``arg`` = ``dataset=<cifar10|cifar100>,T=4,schedule=<log|linear|sqrt|null>,runlocal``.
+
+  ``remat=<layer|step|k>``: memory-bounded BPTT (``common.set_remat``).
+  """
   arg = common.parse_arg(arg, dataset="cifar10", T=4, schedule="log", epochs=1000, seed=0,
-                         runlocal=False)
+                         runlocal=False, remat="")
   if arg.dataset not in SETUPS:
     raise ValueError(f"unknown dataset {arg.dataset!r}; valid: {', '.join(SETUPS)}.")
   if arg.schedule not in SCHEDULES:
@@ -91,4 +94,5 @@ def get_config(arg: str | None = None):
     common.shrink_for_runlocal(c)
     c.model.update(T=2, **TINY)
     c.input.eval_batch_size = 16
+  common.set_remat(c, arg.remat)
   return c

@@ -58,9 +58,12 @@ TINY = dict(depths=(1, 1, 1, 1), widths=(4, 8, 8, 8), stem_width=4)
 
 
 def get_config(arg: str | None = None):
-  """``arg`` = ``dataset=<cifar10|cifar100>,depth=<18|34>,T=6,neuron=<clif|lif>,amp=false,runlocal``."""
+  """``arg`` = ``dataset=<cifar10|cifar100>,depth=<18|34>,T=6,neuron=<clif|lif>,amp=false,runlocal``.
+
+  ``remat=<layer|step|k>``: memory-bounded BPTT (``common.set_remat``).
+  """
   arg = common.parse_arg(arg, dataset="cifar10", depth=18, T=6, neuron="clif", epochs=200,
-                         seed=2022, amp=False, runlocal=False)
+                         seed=2022, amp=False, runlocal=False, remat="")
   for name, value, valid in (("dataset", arg.dataset, NUM_CLASSES), ("depth", arg.depth, MODELS),
                              ("neuron", arg.neuron, NEURONS)):
     if value not in valid:
@@ -88,4 +91,5 @@ def get_config(arg: str | None = None):
     common.shrink_for_runlocal(c)
     c.model.update(T=2, **TINY)
     c.input.eval_batch_size = 16
+  common.set_remat(c, arg.remat)
   return c

@@ -75,9 +75,12 @@ TINY = dict(cfg=((4, "M"), (8, "M"), (8, 8, "M"), (8, 8, "M"), (8, 8, "M")))
 
 
 def get_config(arg: str | None = None):
-  """``arg`` = ``dataset=<cifar10_dvs|dvs128_gesture>,T=<10|20>,epochs=300,seed=2022,amp=false,runlocal``."""
+  """``arg`` = ``dataset=<cifar10_dvs|dvs128_gesture>,T=<10|20>,epochs=300,seed=2022,amp=false,runlocal``.
+
+  ``remat=<layer|step|k>``: memory-bounded BPTT (``common.set_remat``).
+  """
   arg = common.parse_arg(arg, dataset="cifar10_dvs", T=0, epochs=300, seed=2022, amp=False,
-                         runlocal=False)
+                         runlocal=False, remat="")
   if arg.dataset not in SETUPS:
     raise ValueError(f"unknown dataset {arg.dataset!r}; valid: {', '.join(SETUPS)}.")
   setup = SETUPS[arg.dataset]
@@ -106,4 +109,5 @@ def get_config(arg: str | None = None):
     c.model.update(T=2, **TINY)
     c.input.frames_number = 2
     c.input.eval_batch_size = 16
+  common.set_remat(c, arg.remat)
   return c

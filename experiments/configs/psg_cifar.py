@@ -59,9 +59,12 @@ FAMILIES = {
 
 def get_config(arg: str | None = None):
   """``arg`` = ``dataset=<cifar10|cifar100>,sg=<triangle|sigmoid>,T=4,sg_lr=1e-2,pda=1e-3,
-  bn_group=128,runlocal``."""
+  bn_group=128,runlocal``.
+
+  ``remat=<layer|step|k>``: memory-bounded BPTT (``common.set_remat``).
+  """
   arg = common.parse_arg(arg, dataset="cifar10", sg="triangle", T=4, sg_lr=1e-2, pda=1e-3,
-                         epochs=100, seed=1000, bn_group=128, runlocal=False)
+                         epochs=100, seed=1000, bn_group=128, runlocal=False, remat="")
   if arg.dataset not in NUM_CLASSES:
     raise ValueError(f"unknown dataset {arg.dataset!r}; valid: {', '.join(NUM_CLASSES)}.")
   if arg.sg not in FAMILIES:
@@ -88,4 +91,5 @@ def get_config(arg: str | None = None):
     common.shrink_for_runlocal(c)
     c.model.update(T=2, norm=norm_kind(8 if arg.bn_group else 0), **TINY)
     c.input.eval_batch_size = 16
+  common.set_remat(c, arg.remat)
   return c

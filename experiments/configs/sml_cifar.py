@@ -60,9 +60,12 @@ TINY_MODULES = dict(after=(1, 2), kernels=((7, 5, 3), (3,)), width=8)
 
 
 def get_config(arg: str | None = None):
-  """``arg`` = ``dataset=<cifar10|cifar100>,T=2,autoaug=false,epochs=300,seed=1000,runlocal``."""
+  """``arg`` = ``dataset=<cifar10|cifar100>,T=2,autoaug=false,epochs=300,seed=1000,runlocal``.
+
+  ``remat=<layer|step|k>``: memory-bounded BPTT (``common.set_remat``).
+  """
   arg = common.parse_arg(arg, dataset="cifar100", T=2, autoaug=False, epochs=300, seed=1000,
-                         runlocal=False)
+                         runlocal=False, remat="")
   if arg.dataset not in NUM_CLASSES:
     raise ValueError(f"unknown dataset {arg.dataset!r}; valid: {', '.join(NUM_CLASSES)}.")
   c = common.base_config()
@@ -86,4 +89,5 @@ def get_config(arg: str | None = None):
     c.model.update(T=2, **TINY)
     c.method_kw.update(TINY_MODULES)
     c.input.eval_batch_size = 16
+  common.set_remat(c, arg.remat)
   return c

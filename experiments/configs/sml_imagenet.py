@@ -49,8 +49,11 @@ TINY_MODULES = dict(after=(2, 3), kernels=((7, 5, 3), (3,)), width=8)
 
 
 def get_config(arg: str | None = None):
-  """``arg`` = ``T=4,epochs=100,seed=1000,runlocal``."""
-  arg = common.parse_arg(arg, T=4, epochs=100, seed=1000, runlocal=False)
+  """``arg`` = ``T=4,epochs=100,seed=1000,runlocal``.
+
+  ``remat=<layer|step|k>``: memory-bounded BPTT (``common.set_remat``).
+  """
+  arg = common.parse_arg(arg, T=4, epochs=100, seed=1000, runlocal=False, remat="")
   c = common.base_config()
   c.seed = arg.seed
   c.num_epochs = arg.epochs
@@ -73,4 +76,5 @@ def get_config(arg: str | None = None):
     c.model.update(T=2, **TINY)
     c.method_kw.update(TINY_MODULES)
     c.input.update(image_size=32, resize_size=36, worker_count=0, eval_batch_size=16)
+  common.set_remat(c, arg.remat)
   return c

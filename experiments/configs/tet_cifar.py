@@ -52,9 +52,12 @@ TINY = dict(depths=(1, 1, 1), widths=(8, 8, 16), stem_width=4, head_hidden=8)
 
 def get_config(arg: str | None = None):
   """``arg`` = ``dataset=<cifar10|cifar100>,T=4,lamb=0.0,epochs=100,seed=1000,bn_group=128,tit,
-  runlocal``."""
+  runlocal``.
+
+  ``remat=<layer|step|k>``: memory-bounded BPTT (``common.set_remat``).
+  """
   arg = common.parse_arg(arg, dataset="cifar10", T=4, lamb=0.0, epochs=100, seed=1000,
-                         bn_group=128, tit=False, runlocal=False)
+                         bn_group=128, tit=False, runlocal=False, remat="")
   if arg.dataset not in NUM_CLASSES:
     raise ValueError(f"unknown dataset {arg.dataset!r}; valid: {', '.join(NUM_CLASSES)}.")
   c = common.base_config()
@@ -79,6 +82,7 @@ def get_config(arg: str | None = None):
     c.input.eval_batch_size = 16
     if arg.tit:
       c.method_kw.tit.stages = ((2, 1), (3, 1))
+  common.set_remat(c, arg.remat)
   return c
 
 

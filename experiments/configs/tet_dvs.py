@@ -61,9 +61,12 @@ TINY_CFG = {
 
 
 def get_config(arg: str | None = None):
-  """``arg`` = ``model=<VGGSNN|VGGSNNwoAP>,T=10,lamb=1e-3,epochs=150,seed=1000,bn_group=0,runlocal``."""
+  """``arg`` = ``model=<VGGSNN|VGGSNNwoAP>,T=10,lamb=1e-3,epochs=150,seed=1000,bn_group=0,runlocal``.
+
+  ``remat=<layer|step|k>``: memory-bounded BPTT (``common.set_remat``).
+  """
   arg = common.parse_arg(arg, model="VGGSNN", T=10, lamb=1e-3, epochs=150, seed=1000,
-                         bn_group=0, runlocal=False)
+                         bn_group=0, runlocal=False, remat="")
   if arg.model not in MODELS:
     raise ValueError(f"unknown model {arg.model!r}; valid: {', '.join(MODELS)}.")
   c = common.base_config()
@@ -92,4 +95,5 @@ def get_config(arg: str | None = None):
     c.input.frames_number = 2
     c.input.size = 16
     c.input.eval_batch_size = 16
+  common.set_remat(c, arg.remat)
   return c

@@ -48,9 +48,12 @@ TINY = dict(depths=(1, 1, 1, 1), widths=(4, 8, 8, 8), stem_width=4, input_size=(
 
 
 def get_config(arg: str | None = None):
-  """``arg`` = ``model=<sew|spiking>,T=<4 sew, 6 spiking>,lamb=1e-3,epochs=120,bn_group=0,runlocal``."""
+  """``arg`` = ``model=<sew|spiking>,T=<4 sew, 6 spiking>,lamb=1e-3,epochs=120,bn_group=0,runlocal``.
+
+  ``remat=<layer|step|k>``: memory-bounded BPTT (``common.set_remat``).
+  """
   arg = common.parse_arg(arg, model="sew", T=0, lamb=1e-3, epochs=120, seed=1000, bn_group=0,
-                         runlocal=False)
+                         runlocal=False, remat="")
   if arg.model not in MODELS:
     raise ValueError(f"unknown model {arg.model!r}; valid: {', '.join(MODELS)}.")
   model_name, paper_t = MODELS[arg.model]
@@ -73,4 +76,5 @@ def get_config(arg: str | None = None):
     common.shrink_for_runlocal(c)
     c.model.update(T=2, norm=norm_kind(8 if arg.bn_group else 0), **TINY)
     c.input.update(image_size=32, resize_size=36, worker_count=0, eval_batch_size=16)
+  common.set_remat(c, arg.remat)
   return c
