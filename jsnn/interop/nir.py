@@ -134,9 +134,10 @@ def _layers(model) -> list:
 
 # ------------------------------------------------------------------------------------ neurons
 def _forward_strict(spike_fn, where: str) -> bool:
-  base = getattr(spike_fn, "base", spike_fn)   # jsnn.transforms.ParametricSurrogate wraps a family
-  if isinstance(base, sg.SurrogateSpike) and type(base).forward is sg.SurrogateSpike.forward:
+  base = sg.heaviside_family(spike_fn)
+  if base is not None:
     return bool(base.strict)
+  base = getattr(spike_fn, "base", spike_fn)   # jsnn.transforms.ParametricSurrogate wraps a family
   raise ValueError(f"{where}: the surrogate {type(base).__name__} has a forward that is not a "
                    "Heaviside step, which NIR neurons (spike when v > v_threshold) cannot express; "
                    "nearest option: a Heaviside family such as jsnn.surrogate.Triangle().")

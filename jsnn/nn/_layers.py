@@ -287,7 +287,8 @@ class Conv(nnx.Module):
     if x.shape[-1] != self.in_features:
       raise ValueError(f"Conv: expected channels-last input [..., H, W, C] with "
                        f"C={self.in_features}, got shape {x.shape}.")
-    op = conv_taps if _resolve_wgrad("Conv", self.wgrad, CONV_WGRAD, "taps") == "taps" else _conv_op
+    taps = _resolve_wgrad("Conv", self.wgrad, CONV_WGRAD, "taps") == "taps"
+    op = conv_taps if taps else _conv_op
     y, lead = fold_time(x, 3)
     y, k, out_dtype = _operands(self.conv, y, self.dtype)
     out = op(y, k, self.strides, self.padding, out_dtype)
@@ -311,8 +312,8 @@ class Linear(nnx.Module):
       :func:`dense_transpose`. Forward and input gradient stay bitwise autodiff's. ``"auto"``
       (default): ``"autodiff"`` on every backend. (``"transpose"`` was the CPU default until a
       quiet-machine run showed it slower: lif_mlp's ANN step 146.5 vs 128.6 ms with autodiff,
-      1 thread; the 1.3-1.5x gain was measured on a loaded machine.) Switchable on a built model with ``model.set_attributes(jsnn.nn.Linear,
-      wgrad="autodiff")`` (before jitting).
+      1 thread; the 1.3-1.5x gain was measured on a loaded machine.) Switchable on a built
+      model with ``model.set_attributes(jsnn.nn.Linear, wgrad="transpose")`` (before jitting).
     rngs: NNX random streams.
 
   Raises:

@@ -27,7 +27,7 @@ from flax import nnx
 
 from jsnn.neurons import Neuron, _residuals, run, run_with_states
 from jsnn.neurons._run import check_memory_options
-from jsnn.surrogate import SurrogateSpike
+from jsnn.surrogate import heaviside_family
 from jsnn.transforms._monitors import run_with_potentials
 
 __all__ = ["SurrogateShape", "NeuronConstant", "as_neuron", "SpikingNeuron", "set_spike_fn", "spiking_layers",
@@ -213,10 +213,8 @@ class SpikingNeuron(nnx.Module):
     Heaviside step of :class:`jsnn.surrogate.SurrogateSpike`. The zoo models' ``remat="layer"``
     keeps such a layer's output as 1 bit per spike (``jsnn.nn.remat_call(input_bits=True)``);
     a custom step or a non-Heaviside forward keeps its dtype."""
-    base = getattr(self.spike_fn, "base", self.spike_fn)  # ParametricSurrogate wraps a family
-    heaviside = (isinstance(base, SurrogateSpike)
-                 and type(base).forward is SurrogateSpike.forward)
-    return heaviside and _residuals.is_supported(self.neuron.bound_step())
+    return (heaviside_family(self.spike_fn) is not None
+            and _residuals.is_supported(self.neuron.bound_step()))
 
   def set_spike_fn(self, spike_fn: Any, *, learn: bool | None = None) -> None:
     """Replaces the surrogate's shape parameters (or, outside jit, the surrogate family).

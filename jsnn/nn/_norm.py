@@ -95,10 +95,15 @@ def batch_normalise(x: jax.Array, gamma: jax.Array, beta: jax.Array, axes: tuple
   Returns:
     ``y`` like ``x``; ``μ`` and biased ``σ²`` with ``axes`` kept as size 1.
   """
-  mean = jnp.mean(x, axis=axes, keepdims=True)
-  var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
+  mean, var = _moments(x, axes)
   inv = 1.0 / jnp.sqrt(var + jnp.asarray(epsilon, x.dtype))
   return (x - mean) * inv * gamma + beta, mean, var
+
+
+def _moments(x: jax.Array, axes: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
+  """Mean and biased (centred) variance over ``axes``, kept as size-1 axes."""
+  mean = jnp.mean(x, axis=axes, keepdims=True)
+  return mean, jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
 
 
 def _batch_normalise_fwd(x, gamma, beta, axes, epsilon):
@@ -248,8 +253,7 @@ class BatchNorm(nnx.Module):
       gamma = _channel_view(self.scale[...].astype(x.dtype), x.ndim)
       beta = _channel_view(self.bias[...].astype(x.dtype), x.ndim)
       return batch_normalise(x, gamma, beta, axes, float(self.epsilon))
-    mean = jnp.mean(x, axis=axes, keepdims=True)
-    var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
+    mean, var = _moments(x, axes)
     return self._normalise(x, mean, var), mean, var
 
 

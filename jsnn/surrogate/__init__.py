@@ -11,6 +11,7 @@ Plain functions (``jsnn.surrogate.sigmoid(x, alpha)``) and :func:`by_name` are p
 
 from jsnn.surrogate._core import SurrogateSpike as SurrogateSpike
 from jsnn.surrogate._core import heaviside as heaviside
+from jsnn.surrogate._core import heaviside_family as heaviside_family
 from jsnn.surrogate._paper import AsymmetricRectangle as AsymmetricRectangle
 from jsnn.surrogate._paper import Dspike as Dspike
 from jsnn.surrogate._paper import Rectangle as Rectangle

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-__all__ = ["SurrogateSpike", "family", "static_field", "heaviside"]
+__all__ = ["SurrogateSpike", "family", "static_field", "heaviside", "heaviside_family"]
 
 
 def static_field(default: Any, **kwargs) -> Any:
@@ -240,3 +240,13 @@ def family(cls):
 
   jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
   return cls
+
+
+def heaviside_family(spike_fn: Any) -> "SurrogateSpike | None":
+  """The surrogate family behind ``spike_fn`` if its forward is :class:`SurrogateSpike`'s
+  Heaviside step (so its spikes are exactly 0 or 1), else None. A
+  ``jsnn.transforms.ParametricSurrogate`` is looked through (its ``base``)."""
+  base = getattr(spike_fn, "base", spike_fn)
+  if isinstance(base, SurrogateSpike) and type(base).forward is SurrogateSpike.forward:
+    return base
+  return None
